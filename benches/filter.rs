@@ -1,0 +1,93 @@
+//! A Wasm `filter` stage against the same filter as a native Rust closure,
+//! on ~200-byte JSON payments, at batch sizes 1, 64 and 1024.
+//!
+//! Run with `cargo xtask bench` (or `cargo bench -p weir-benches --bench
+//! filter` once the plugins are built). Prints events per second per core
+//! for both and the ratio of their costs per event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use weir::config::{ErrorPolicy, Limits};
+use weir::engine::stage::{Stage, StageOutput};
+use weir::event::Event;
+use weir::metrics::Metrics;
+use weir::plugin::PluginRuntime;
+use weir::plugin::instance::StageSpec;
+use weir_benches::{measure, payments, si};
+use weir_json::{Path, Scalar};
+
+const BUDGET: Duration = Duration::from_secs(3);
+
+fn main() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let filter = root.join("plugins/target/wasm32-wasip2/release/filter.wasm");
+    let metrics = Arc::new(Metrics::new("bench"));
+    let runtime = PluginRuntime::new(
+        Some(root.join("target/bench-plugin-cache")),
+        metrics.clone(),
+    )
+    .expect("plugin runtime");
+    let plugin = runtime
+        .load(&filter)
+        .expect("run `cargo xtask plugins` first");
+    let spec = StageSpec {
+        name: "filter".into(),
+        config: vec![
+            ("field".into(), "amount".into()),
+            ("op".into(), ">".into()),
+            ("value".into(), "500".into()),
+        ],
+        limits: Limits::default(),
+    };
+    let mut stage = Stage::new(plugin, spec, ErrorPolicy::DeadLetter, metrics).expect("stage");
+    let path = Path::parse("amount").unwrap();
+
+    println!("filter `amount > 500` on ~200-byte JSON events, one core");
+    println!(
+        "{:>6}  {:>14}  {:>14}  {:>10}",
+        "batch", "wasm ev/s", "native ev/s", "wasm/native"
+    );
+    for batch in [1usize, 64, 1024] {
+        let input = payments(batch);
+        let mut out = Vec::with_capacity(batch);
+        let mut dead = Vec::new();
+        let wasm = measure(&input, BUDGET, |events| {
+            out.clear();
+            let output = StageOutput {
+                events: &mut out,
+                dead: &mut dead,
+            };
+            stage
+                .process(events, output)
+                .expect("filter never fails here");
+        });
+        let native = measure(&input, BUDGET, |events| {
+            out.clear();
+            native_filter(events, &path, &mut out);
+        });
+        println!(
+            "{batch:>6}  {:>14}  {:>14}  {:>9.2}x",
+            si(wasm),
+            si(native),
+            native / wasm
+        );
+    }
+}
+
+/// The filter plugin's logic as a native closure: keep events whose
+/// `amount` is a number greater than 500.
+fn native_filter(events: Vec<Event>, path: &Path, out: &mut Vec<Event>) {
+    for event in events {
+        let keep = match weir_json::find(&event.value, path) {
+            Ok(Some(raw)) => matches!(weir_json::scalar(raw), Scalar::Number(n) if n > 500.0),
+            _ => false,
+        };
+        if keep {
+            out.push(event);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Shared pieces of weir's benchmarks: input events and a small side-by-side
+//! timing harness that reports throughput and ratios.
+
+use std::time::{Duration, Instant};
+
+use weir::event::Event;
+
+/// `n` payment events of about 200 bytes, with amounts spread over
+/// 0..1000 so that a filter on `amount > 500` keeps about half.
+pub fn payments(n: usize) -> Vec<Event> {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|i| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let amount = (seed % 100_000) as f64 / 100.0;
+            let value = format!(
+                "{{\"id\":\"p-{i:010}\",\"card\":\"c-{:04}\",\"amount\":{amount:.2},\
+                 \"currency\":\"EUR\",\"merchant\":\"m-{:03}\",\"country\":\"DE\",\
+                 \"email\":\"user{}@example.com\",\"ip\":\"10.1.2.3\",\"ts\":{}}}",
+                seed % 5000,
+                seed % 300,
+                seed % 5000,
+                1_767_225_600_000u64 + i as u64 * 10,
+            );
+            Event::from_value(value)
+        })
+        .collect()
+}
+
+/// Measures `run` over copies of `input` for about `budget` and returns
+/// the median events per second over rounds of about 64 k events. Copies are
+/// made before each round, outside the timed part, so that only `run` is
+/// measured.
+pub fn measure(input: &[Event], budget: Duration, mut run: impl FnMut(Vec<Event>)) -> f64 {
+    let calls = (65_536 / input.len()).max(1);
+    let mut rates = Vec::new();
+    let started = Instant::now();
+    let mut round = 0;
+    while started.elapsed() < budget || rates.len() < 5 {
+        let copies: Vec<Vec<Event>> = (0..calls).map(|_| input.to_vec()).collect();
+        let timed = Instant::now();
+        for copy in copies {
+            run(copy);
+        }
+        let elapsed = timed.elapsed().as_secs_f64();
+        // The first round warms caches and lazily made state; drop it.
+        if round > 0 {
+            rates.push((calls * input.len()) as f64 / elapsed);
+        }
+        round += 1;
+    }
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
+}
+
+/// `1234567.8` as `1.23 M`.
+pub fn si(rate: f64) -> String {
+    if rate >= 1e6 {
+        format!("{:.2} M", rate / 1e6)
+    } else if rate >= 1e3 {
+        format!("{:.1} k", rate / 1e3)
+    } else {
+        format!("{rate:.0}")
+    }
+}

@@ -1,0 +1,203 @@
+//! The pipeline file as written: serde structs that mirror the TOML.
+//!
+//! Every value a later check may complain about is a [`Spanned`], so that the
+//! complaint can point at it. Nothing here checks meaning; `validate` turns
+//! these structs into a [`PipelineConfig`](super::PipelineConfig).
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_spanned::Spanned;
+
+use super::{ErrorPolicy, GeneratedKind, SinkFormat};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a pipeline file")]
+pub(super) struct RawPipeline {
+    pub pipeline: Option<RawPipelineTable>,
+    pub source: Option<Vec<RawSource>>,
+    pub key_by: Option<Spanned<RawKeyBy>>,
+    pub stage: Option<Vec<RawStage>>,
+    pub sink: Option<Vec<RawSink>>,
+    pub dead_letter: Option<RawDeadLetter>,
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `[pipeline]` table")]
+pub(super) struct RawPipelineTable {
+    pub name: Option<Spanned<String>>,
+    pub parallelism: Option<Spanned<u32>>,
+    pub key_groups: Option<Spanned<u32>>,
+    pub batch_size: Option<Spanned<usize>>,
+    pub batch_linger_ms: Option<Spanned<u64>>,
+    pub channel_capacity: Option<Spanned<usize>>,
+}
+
+/// `[[source]]`: one flat table for every source type; `validate` rejects
+/// the keys that do not belong to the chosen `type`. (A serde tagged enum
+/// would lose the location of every error inside the table.)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `[[source]]` table")]
+pub(super) struct RawSource {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<RawSourceType>,
+    pub events: Option<Spanned<GeneratedKind>>,
+    pub count: Option<Spanned<u64>>,
+    pub rate: Option<Spanned<f64>>,
+    pub seed: Option<Spanned<u64>>,
+    pub partitions: Option<Spanned<u32>>,
+    pub out_of_order: Option<Spanned<f64>>,
+    pub max_delay_ms: Option<Spanned<u64>>,
+    pub malformed: Option<Spanned<f64>>,
+    pub start_time_ms: Option<Spanned<i64>>,
+    pub interval_ms: Option<Spanned<u64>>,
+    pub path: Option<Spanned<String>>,
+    pub follow: Option<Spanned<bool>>,
+}
+
+/// A source's `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawSourceType {
+    Generator,
+    File,
+    Stdin,
+}
+
+impl RawSourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RawSourceType::Generator => "generator",
+            RawSourceType::File => "file",
+            RawSourceType::Stdin => "stdin",
+        }
+    }
+}
+
+/// `[key_by]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `[key_by]` table")]
+pub(super) struct RawKeyBy {
+    pub field: Option<Spanned<String>>,
+    pub event_key: Option<Spanned<bool>>,
+}
+
+/// `[[stage]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `[[stage]]` table")]
+pub(super) struct RawStage {
+    pub name: Spanned<String>,
+    pub plugin: Spanned<String>,
+    pub config: Option<Spanned<toml::Table>>,
+    pub limits: Option<RawLimits>,
+    pub on_error: Option<Spanned<ErrorPolicy>>,
+}
+
+/// A stage's `limits = { ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `limits` table")]
+pub(super) struct RawLimits {
+    pub memory_mib: Option<Spanned<u64>>,
+    pub timeout_ms: Option<Spanned<u64>>,
+    pub max_output_mib: Option<Spanned<u64>>,
+}
+
+/// `[[sink]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `[[sink]]` table")]
+pub(super) struct RawSink {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<RawSinkType>,
+    pub path: Option<Spanned<String>>,
+    pub format: Option<Spanned<SinkFormat>>,
+}
+
+/// `[dead_letter]`: a sink whose name is optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `[dead_letter]` table")]
+pub(super) struct RawDeadLetter {
+    pub name: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<RawSinkType>,
+    pub path: Option<Spanned<String>>,
+    pub format: Option<Spanned<SinkFormat>>,
+}
+
+/// A sink's `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawSinkType {
+    Stdout,
+    File,
+}
+
+impl RawSinkType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RawSinkType::Stdout => "stdout",
+            RawSinkType::File => "file",
+        }
+    }
+}
+
+/// `on_error = "dlq" | "skip" | "fail"` or `on_error = { retry = N }`.
+///
+/// Written by hand rather than derived so that `on_error = "retry"` gets a
+/// message that shows the right form instead of serde's "expected newtype
+/// variant".
+impl<'de> Deserialize<'de> for ErrorPolicy {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PolicyVisitor)
+    }
+}
+
+const POLICY_FORMS: &str = "`\"dlq\"`, `\"skip\"`, `\"fail\"` or `{ retry = <attempts> }`";
+
+struct PolicyVisitor;
+
+impl<'de> Visitor<'de> for PolicyVisitor {
+    type Value = ErrorPolicy;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{POLICY_FORMS}")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<ErrorPolicy, E> {
+        match value {
+            "dlq" => Ok(ErrorPolicy::DeadLetter),
+            "skip" => Ok(ErrorPolicy::Skip),
+            "fail" => Ok(ErrorPolicy::Fail),
+            "retry" => Err(E::custom(
+                "`retry` needs a number of attempts, as in `on_error = { retry = 3 }`",
+            )),
+            other => Err(E::custom(format!(
+                "unknown error policy `{other}`, expected {POLICY_FORMS}"
+            ))),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorPolicy, A::Error> {
+        let Some(key) = map.next_key::<String>()? else {
+            return Err(de::Error::custom(format!(
+                "empty error policy, expected {POLICY_FORMS}"
+            )));
+        };
+        if key != "retry" {
+            return Err(de::Error::custom(format!(
+                "unknown error policy `{key}`, expected {POLICY_FORMS}"
+            )));
+        }
+        let attempts: u32 = map.next_value()?;
+        if let Some(extra) = map.next_key::<String>()? {
+            return Err(de::Error::custom(format!(
+                "unexpected `{extra}` after `retry`, expected {POLICY_FORMS}"
+            )));
+        }
+        Ok(ErrorPolicy::Retry { attempts })
+    }
+}

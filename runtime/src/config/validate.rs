@@ -1,0 +1,630 @@
+//! From the file as written to a checked [`PipelineConfig`]: defaults,
+//! ranges, names, paths and references, each error pointing at its value.
+//!
+//! Checks run in file-section order (pipeline, sources, key-by, stages,
+//! sinks, dead letter) and stop at the first error.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_spanned::Spanned;
+
+use super::raw::{
+    RawDeadLetter, RawKeyBy, RawLimits, RawPipeline, RawPipelineTable, RawSink, RawSinkType,
+    RawSource, RawSourceType, RawStage,
+};
+use super::{
+    ConfigError, ErrorPolicy, GeneratorConfig, KeyBy, Limits, PipelineConfig, SinkConfig,
+    SinkFormat, SinkKind, SourceConfig, SourceKind, StageConfig,
+};
+
+/// Most characters in a name.
+const MAX_NAME_LEN: usize = 64;
+/// Most MiB of memory or output a stage may be given (wasm32's address space).
+const MAX_MIB: u64 = 4096;
+/// Longest call timeout a stage may be given: one hour.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+
+/// Checks `raw`, read from `text` in the file `path`.
+pub(super) fn validate(
+    raw: RawPipeline,
+    text: &str,
+    path: &Path,
+) -> Result<PipelineConfig, ConfigError> {
+    Checker::new(text, path).pipeline(raw)
+}
+
+type Span = Range<usize>;
+
+/// The file being checked, and the names and files seen so far.
+struct Checker<'a> {
+    text: &'a str,
+    path: &'a Path,
+    /// The directory relative paths are resolved against.
+    dir: PathBuf,
+    /// Names seen per kind ("source", "stage", "sink"), with their spans.
+    names: HashMap<(&'static str, String), Span>,
+    /// Files read or written: path → (who, whether it writes, the span
+    /// naming it).
+    files: HashMap<PathBuf, (String, bool, Option<Span>)>,
+    /// The source reading stdin, if any.
+    stdin: Option<(String, Span)>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(text: &'a str, path: &'a Path) -> Self {
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Checker {
+            text,
+            path,
+            dir,
+            names: HashMap::new(),
+            files: HashMap::new(),
+            stdin: None,
+        }
+    }
+
+    fn pipeline(mut self, raw: RawPipeline) -> Result<PipelineConfig, ConfigError> {
+        let table = raw.pipeline.unwrap_or(RawPipelineTable {
+            name: None,
+            parallelism: None,
+            key_groups: None,
+            batch_size: None,
+            batch_linger_ms: None,
+            channel_capacity: None,
+        });
+        let name = match &table.name {
+            Some(name) => self.name(name)?,
+            None => self
+                .path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        };
+        let parallelism = self.parallelism(&table)?;
+        let key_groups = self.key_groups(&table, parallelism)?;
+        let batch_size = match &table.batch_size {
+            Some(v) => self.range(v, "batch_size", 1, PipelineConfig::MAX_BATCH_SIZE)?,
+            None => PipelineConfig::DEFAULT_BATCH_SIZE,
+        };
+        let batch_linger_ms = match &table.batch_linger_ms {
+            Some(v) => self.range(v, "batch_linger_ms", 0, PipelineConfig::MAX_BATCH_LINGER_MS)?,
+            None => PipelineConfig::DEFAULT_BATCH_LINGER_MS,
+        };
+        let channel_capacity = match &table.channel_capacity {
+            Some(v) => self.range(
+                v,
+                "channel_capacity",
+                1,
+                PipelineConfig::MAX_CHANNEL_CAPACITY,
+            )?,
+            None => PipelineConfig::DEFAULT_CHANNEL_CAPACITY,
+        };
+
+        let raw_sources = raw.source.unwrap_or_default();
+        if raw_sources.is_empty() {
+            return Err(self.error(0..0, "the pipeline has no source, add a `[[source]]` table"));
+        }
+        let sources = raw_sources
+            .into_iter()
+            .map(|source| self.source(source))
+            .collect::<Result<Vec<_>, _>>()?;
+        let key_by = match raw.key_by {
+            Some(key_by) => self.key_by(key_by)?,
+            None => KeyBy::SourcePartition,
+        };
+        let stages = raw
+            .stage
+            .unwrap_or_default()
+            .into_iter()
+            .map(|stage| self.stage(stage))
+            .collect::<Result<Vec<_>, _>>()?;
+        let raw_sinks = raw.sink.unwrap_or_default();
+        if raw_sinks.is_empty() {
+            return Err(self.error(0..0, "the pipeline has no sink, add a `[[sink]]` table"));
+        }
+        let sinks = raw_sinks
+            .into_iter()
+            .map(|sink| self.sink(sink))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dead_letter = self.dead_letter(raw.dead_letter)?;
+
+        Ok(PipelineConfig {
+            file: self.path.to_path_buf(),
+            name,
+            parallelism,
+            key_groups,
+            batch_size,
+            batch_linger: Duration::from_millis(batch_linger_ms),
+            channel_capacity,
+            sources,
+            key_by,
+            stages,
+            sinks,
+            dead_letter,
+        })
+    }
+
+    fn parallelism(&self, table: &RawPipelineTable) -> Result<u32, ConfigError> {
+        let Some(parallelism) = &table.parallelism else {
+            return Ok(1);
+        };
+        if *parallelism.get_ref() == 0 {
+            return Err(self.error(parallelism.span(), "parallelism must be at least 1"));
+        }
+        Ok(*parallelism.get_ref())
+    }
+
+    fn key_groups(&self, table: &RawPipelineTable, parallelism: u32) -> Result<u32, ConfigError> {
+        let key_groups = match &table.key_groups {
+            Some(v) => self.range(v, "key_groups", 1, PipelineConfig::MAX_KEY_GROUPS)?,
+            None => PipelineConfig::DEFAULT_KEY_GROUPS,
+        };
+        if key_groups < parallelism {
+            let span = match (&table.key_groups, &table.parallelism) {
+                (Some(v), _) => v.span(),
+                (None, Some(v)) => v.span(),
+                (None, None) => 0..0,
+            };
+            return Err(self.error(
+                span,
+                format!(
+                    "key_groups ({key_groups}) must be at least parallelism ({parallelism}), \
+                     since a key group is the unit of work a worker owns"
+                ),
+            ));
+        }
+        Ok(key_groups)
+    }
+
+    fn source(&mut self, raw: RawSource) -> Result<SourceConfig, ConfigError> {
+        let name = self.unique_name("source", &raw.name)?;
+        let kind = *raw.kind.get_ref();
+        self.fields_apply(&raw, kind)?;
+        let kind = match kind {
+            RawSourceType::Generator => SourceKind::Generator(self.generator(&raw)?),
+            RawSourceType::File => {
+                let Some(path) = &raw.path else {
+                    return Err(self.error(raw.kind.span(), "a `file` source needs `path`"));
+                };
+                let resolved = self.existing_file(path, "input file")?;
+                self.claim_file(
+                    &resolved,
+                    format!("source `{name}`"),
+                    false,
+                    Some(path.span()),
+                )?;
+                SourceKind::File {
+                    path: resolved,
+                    follow: raw.follow.as_ref().is_some_and(|f| *f.get_ref()),
+                }
+            }
+            RawSourceType::Stdin => {
+                if let Some((other, span)) = &self.stdin {
+                    let (line, column) = super::line_column(self.text, span.start);
+                    return Err(self.error(
+                        raw.kind.span(),
+                        format!(
+                            "only one source may read stdin, and source `{other}` (line {line}, \
+                             column {column}) already does"
+                        ),
+                    ));
+                }
+                self.stdin = Some((name.clone(), raw.kind.span()));
+                SourceKind::Stdin
+            }
+        };
+        Ok(SourceConfig { name, kind })
+    }
+
+    /// Rejects the keys of `raw` that belong to another source type.
+    fn fields_apply(&self, raw: &RawSource, kind: RawSourceType) -> Result<(), ConfigError> {
+        let generator = [
+            ("events", raw.events.as_ref().map(Spanned::span)),
+            ("count", raw.count.as_ref().map(Spanned::span)),
+            ("rate", raw.rate.as_ref().map(Spanned::span)),
+            ("seed", raw.seed.as_ref().map(Spanned::span)),
+            ("partitions", raw.partitions.as_ref().map(Spanned::span)),
+            ("out_of_order", raw.out_of_order.as_ref().map(Spanned::span)),
+            ("max_delay_ms", raw.max_delay_ms.as_ref().map(Spanned::span)),
+            ("malformed", raw.malformed.as_ref().map(Spanned::span)),
+            (
+                "start_time_ms",
+                raw.start_time_ms.as_ref().map(Spanned::span),
+            ),
+            ("interval_ms", raw.interval_ms.as_ref().map(Spanned::span)),
+        ];
+        let file = [
+            ("path", raw.path.as_ref().map(Spanned::span)),
+            ("follow", raw.follow.as_ref().map(Spanned::span)),
+        ];
+        let foreign: Vec<&(&str, Option<Span>)> = match kind {
+            RawSourceType::Generator => file.iter().collect(),
+            RawSourceType::File => generator.iter().collect(),
+            RawSourceType::Stdin => generator.iter().chain(&file).collect(),
+        };
+        if let Some((field, Some(span))) = foreign.into_iter().find(|(_, span)| span.is_some()) {
+            return Err(self.error(
+                span.clone(),
+                format!("`{field}` does not apply to a `{}` source", kind.as_str()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn generator(&self, raw: &RawSource) -> Result<GeneratorConfig, ConfigError> {
+        let Some(events) = &raw.events else {
+            return Err(self.error(
+                raw.kind.span(),
+                "a `generator` source needs `events = \"payments\"` or `events = \"clicks\"`",
+            ));
+        };
+        let mut config = GeneratorConfig::new(*events.get_ref());
+        config.count = raw.count.as_ref().map(|c| *c.get_ref());
+        if let Some(rate) = &raw.rate {
+            let value = *rate.get_ref();
+            if !(value.is_finite() && value > 0.0) {
+                return Err(self.error(
+                    rate.span(),
+                    format!("rate must be a positive number of events per second, found {value}"),
+                ));
+            }
+            config.rate = Some(value);
+        }
+        if let Some(seed) = &raw.seed {
+            config.seed = *seed.get_ref();
+        }
+        if let Some(partitions) = &raw.partitions {
+            config.partitions =
+                self.range(partitions, "partitions", 1, GeneratorConfig::MAX_PARTITIONS)?;
+        }
+        if let Some(share) = &raw.out_of_order {
+            config.out_of_order = self.share(share, "out_of_order")?;
+        }
+        if let Some(delay) = &raw.max_delay_ms {
+            config.max_delay_ms = *delay.get_ref();
+        }
+        if let Some(share) = &raw.malformed {
+            config.malformed = self.share(share, "malformed")?;
+        }
+        if let Some(start) = &raw.start_time_ms {
+            config.start_time_ms = *start.get_ref();
+        }
+        if let Some(interval) = &raw.interval_ms {
+            config.interval_ms = *interval.get_ref();
+        }
+        Ok(config)
+    }
+
+    fn key_by(&self, raw: Spanned<RawKeyBy>) -> Result<KeyBy, ConfigError> {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let event_key = raw.event_key.filter(|e| *e.get_ref());
+        match (raw.field, event_key) {
+            (Some(field), Some(_)) => Err(self.error(
+                field.span(),
+                "`[key_by]` takes either `field` or `event_key = true`, not both",
+            )),
+            (Some(field), None) => match weir_json::Path::parse(field.get_ref()) {
+                Ok(path) => Ok(KeyBy::Field(path)),
+                Err(error) => {
+                    Err(self.error(field.span(), format!("invalid key-by field: {error}")))
+                }
+            },
+            (None, Some(_)) => Ok(KeyBy::EventKey),
+            (None, None) => Err(self.error(
+                span,
+                "`[key_by]` needs `field = \"<path>\"` or `event_key = true`; leave it out to \
+                 key by source partition",
+            )),
+        }
+    }
+
+    fn stage(&mut self, raw: RawStage) -> Result<StageConfig, ConfigError> {
+        let name = self.unique_name("stage", &raw.name)?;
+        let plugin = self.existing_file(&raw.plugin, "plugin file")?;
+        let config = match &raw.config {
+            Some(table) => self.stage_config(table)?,
+            None => Vec::new(),
+        };
+        let limits = match &raw.limits {
+            Some(limits) => self.limits(limits)?,
+            None => Limits::default(),
+        };
+        let on_error = match &raw.on_error {
+            Some(policy) => {
+                if let ErrorPolicy::Retry { attempts: 0 } = policy.get_ref() {
+                    return Err(self.error(policy.span(), "retry attempts must be at least 1"));
+                }
+                *policy.get_ref()
+            }
+            None => ErrorPolicy::DeadLetter,
+        };
+        Ok(StageConfig {
+            name,
+            plugin,
+            config,
+            limits,
+            on_error,
+        })
+    }
+
+    fn stage_config(
+        &self,
+        table: &Spanned<toml::Table>,
+    ) -> Result<Vec<(String, String)>, ConfigError> {
+        table
+            .get_ref()
+            .iter()
+            .map(|(key, value)| match config_value(value) {
+                Ok(text) => Ok((key.clone(), text)),
+                Err(message) => {
+                    Err(self.error(table.span(), format!("config value `{key}` {message}")))
+                }
+            })
+            .collect()
+    }
+
+    fn limits(&self, raw: &RawLimits) -> Result<Limits, ConfigError> {
+        let mut limits = Limits::default();
+        if let Some(mib) = &raw.memory_mib {
+            limits.memory_bytes = self.range(mib, "memory_mib", 1, MAX_MIB)? << 20;
+        }
+        if let Some(ms) = &raw.timeout_ms {
+            limits.timeout =
+                Duration::from_millis(self.range(ms, "timeout_ms", 1, MAX_TIMEOUT_MS)?);
+        }
+        if let Some(mib) = &raw.max_output_mib {
+            limits.max_output_bytes = self.range(mib, "max_output_mib", 1, MAX_MIB)? << 20;
+        }
+        Ok(limits)
+    }
+
+    fn sink(&mut self, raw: RawSink) -> Result<SinkConfig, ConfigError> {
+        let name = self.unique_name("sink", &raw.name)?;
+        let kind = self.sink_kind(&name, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        Ok(SinkConfig { name, kind })
+    }
+
+    fn dead_letter(&mut self, raw: Option<RawDeadLetter>) -> Result<SinkConfig, ConfigError> {
+        let Some(raw) = raw else {
+            let name = PipelineConfig::DEFAULT_DEAD_LETTER.to_string();
+            let path = self.resolve(&format!("{name}.jsonl"));
+            self.claim_file(&path, "the dead-letter output".to_string(), true, None)?;
+            let format = SinkFormat::Value;
+            return Ok(SinkConfig {
+                name,
+                kind: SinkKind::File { path, format },
+            });
+        };
+        let name = match &raw.name {
+            Some(name) => self.unique_name("sink", name)?,
+            None => PipelineConfig::DEFAULT_DEAD_LETTER.to_string(),
+        };
+        let kind = self.sink_kind(&name, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        Ok(SinkConfig { name, kind })
+    }
+
+    fn sink_kind(
+        &mut self,
+        name: &str,
+        kind: &Spanned<RawSinkType>,
+        path: Option<&Spanned<String>>,
+        format: Option<&Spanned<SinkFormat>>,
+    ) -> Result<SinkKind, ConfigError> {
+        let format = format.map_or(SinkFormat::Value, |f| *f.get_ref());
+        match (kind.get_ref(), path) {
+            (RawSinkType::Stdout, None) => Ok(SinkKind::Stdout { format }),
+            (RawSinkType::Stdout, Some(path)) => {
+                Err(self.error(path.span(), "`path` does not apply to a `stdout` sink"))
+            }
+            (RawSinkType::File, None) => Err(self.error(
+                kind.span(),
+                format!("a `{}` sink needs `path`", kind.get_ref().as_str()),
+            )),
+            (RawSinkType::File, Some(path)) => {
+                let resolved = self.resolve(path.get_ref());
+                self.claim_file(&resolved, format!("sink `{name}`"), true, Some(path.span()))?;
+                Ok(SinkKind::File {
+                    path: resolved,
+                    format,
+                })
+            }
+        }
+    }
+
+    /// Records that `who` reads (`writes == false`) or writes `path`. A
+    /// file written by one user and read or written by another is an error:
+    /// every output file is truncated when the pipeline starts.
+    fn claim_file(
+        &mut self,
+        path: &Path,
+        who: String,
+        writes: bool,
+        span: Option<Span>,
+    ) -> Result<(), ConfigError> {
+        let Some((first, first_writes, first_span)) = self.files.get(path).cloned() else {
+            self.files.insert(path.to_path_buf(), (who, writes, span));
+            return Ok(());
+        };
+        if !writes && !first_writes {
+            return Ok(());
+        }
+        let message = if !first_writes {
+            format!("{who} would overwrite the input of {first}")
+        } else if !writes {
+            format!("{first} would overwrite the input of {who}")
+        } else if span.is_some() {
+            format!("{who} writes to the same file as {first}")
+        } else {
+            format!("{first} writes to the same file as {who}")
+        };
+        let at = span.or(first_span).unwrap_or(0..0);
+        Err(self.error(at, format!("{message}: `{}`", path.display())))
+    }
+
+    /// Resolves `path` and checks that it names an existing file.
+    fn existing_file(&self, path: &Spanned<String>, what: &str) -> Result<PathBuf, ConfigError> {
+        let written = path.get_ref();
+        let resolved = self.resolve(written);
+        match std::fs::metadata(&resolved) {
+            Ok(meta) if meta.is_file() => Ok(resolved),
+            Ok(_) => Err(self.error(
+                path.span(),
+                format!(
+                    "{what} `{written}` is not a file (looked at `{}`)",
+                    resolved.display()
+                ),
+            )),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(self.error(
+                path.span(),
+                format!(
+                    "{what} `{written}` does not exist (looked for `{}`)",
+                    resolved.display()
+                ),
+            )),
+            Err(error) => Err(self.error(
+                path.span(),
+                format!("cannot read {what} `{}`: {error}", resolved.display()),
+            )),
+        }
+    }
+
+    /// `path` made absolute, relative to the pipeline file's directory.
+    fn resolve(&self, path: &str) -> PathBuf {
+        let joined = self.dir.join(path);
+        std::path::absolute(&joined).unwrap_or(joined)
+    }
+
+    /// Checks a name's spelling and that no other `kind` has it.
+    fn unique_name(
+        &mut self,
+        kind: &'static str,
+        name: &Spanned<String>,
+    ) -> Result<String, ConfigError> {
+        let text = self.name(name)?;
+        if let Some(first) = self.names.get(&(kind, text.clone())) {
+            let (line, column) = super::line_column(self.text, first.start);
+            return Err(self.error(
+                name.span(),
+                format!(
+                    "duplicate {kind} name `{text}`, first used at line {line}, column {column}"
+                ),
+            ));
+        }
+        self.names.insert((kind, text.clone()), name.span());
+        Ok(text)
+    }
+
+    /// Checks a name's spelling: it ends up in metric labels, logs, file
+    /// names and Kafka headers.
+    fn name(&self, name: &Spanned<String>) -> Result<String, ConfigError> {
+        let text = name.get_ref();
+        let valid = !text.is_empty()
+            && text.len() <= MAX_NAME_LEN
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid {
+            return Err(self.error(
+                name.span(),
+                format!(
+                    "invalid name `{text}`, expected 1 to {MAX_NAME_LEN} ASCII letters, digits, \
+                     `-`, `_` or `.`"
+                ),
+            ));
+        }
+        Ok(text.clone())
+    }
+
+    /// Checks `low <= value <= high`.
+    fn range<T>(&self, value: &Spanned<T>, what: &str, low: T, high: T) -> Result<T, ConfigError>
+    where
+        T: Copy + PartialOrd + std::fmt::Display,
+    {
+        let v = *value.get_ref();
+        if v < low || v > high {
+            return Err(self.error(
+                value.span(),
+                format!("{what} must be between {low} and {high}, found {v}"),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Checks a share: a number from 0 to 1.
+    fn share(&self, value: &Spanned<f64>, what: &str) -> Result<f64, ConfigError> {
+        let v = *value.get_ref();
+        if !(0.0..=1.0).contains(&v) {
+            return Err(self.error(
+                value.span(),
+                format!("{what} must be a share between 0 and 1, found {v}"),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn error(&self, span: Span, message: impl std::fmt::Display) -> ConfigError {
+        ConfigError::at(self.path, self.text, span.start, message)
+    }
+}
+
+/// A stage config value as the string the plugin receives; `Err` holds the
+/// rest of a message ("holds …").
+fn config_value(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Float(f) => Ok(f.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        toml::Value::Datetime(d) => Ok(d.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            let mut out = Vec::new();
+            json_value(&mut out, value)?;
+            String::from_utf8(out).map_err(|_| "is not valid UTF-8 as JSON".to_string())
+        }
+    }
+}
+
+/// Appends a TOML value as compact JSON; dates become strings.
+fn json_value(out: &mut Vec<u8>, value: &toml::Value) -> Result<(), String> {
+    use crate::sink::encode::json_string;
+
+    match value {
+        toml::Value::String(s) => json_string(out, s),
+        toml::Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        toml::Value::Float(f) if f.is_finite() => out.extend_from_slice(f.to_string().as_bytes()),
+        toml::Value::Float(f) => return Err(format!("holds {f}, which JSON cannot represent")),
+        toml::Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        toml::Value::Datetime(d) => json_string(out, &d.to_string()),
+        toml::Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_value(out, item)?;
+            }
+            out.push(b']');
+        }
+        toml::Value::Table(table) => {
+            out.push(b'{');
+            for (i, (key, item)) in table.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_string(out, key);
+                out.push(b':');
+                json_value(out, item)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! The engine: sources, key-by, workers and sinks wired with bounded
+//! channels.
+//!
+//! ```text
+//! source partition ─▶ router ─┬─▶ worker 0: stage ▶ stage ▶ … ─┬─▶ sink thread ─▶ sinks
+//! source partition ─▶ router ─┴─▶ worker 1: stage ▶ stage ▶ … ─┘         └─▶ dead-letter sink
+//! ```
+//!
+//! Each source partition runs on its own thread with a [`router::Router`];
+//! each worker owns one instance of every stage and processes batches in
+//! arrival order; one sink thread writes everything out. Messages between
+//! them are in-band: a worker ends when every router has sent it `End`, and
+//! the sink thread when every router and worker has, so checkpoint barriers
+//! and watermarks can later travel the same way and be aligned per input.
+
+mod keys;
+mod router;
+pub mod stage;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+pub use keys::{assignment, key_group};
+use router::{Router, Routing};
+use stage::{Stage, StageError, StageOutput};
+
+use crate::config::PipelineConfig;
+use crate::event::{DeadLetter, Event};
+use crate::metrics::Metrics;
+use crate::plugin::instance::{InstanceError, StageSpec};
+use crate::plugin::{Plugin, PluginError, PluginRuntime};
+use crate::sink::{self, Sink, SinkError};
+use crate::source::{self, SourceError};
+
+/// What flows from routers to a worker.
+pub enum WorkerMessage {
+    /// Events to process, in order.
+    Batch(Vec<Event>),
+    /// One input (a router) has ended.
+    End,
+}
+
+/// What flows to the sink thread.
+pub enum SinkMessage {
+    /// Events for every sink, in order.
+    Events(Vec<Event>),
+    /// Events for the dead-letter sink.
+    DeadLetters(Vec<DeadLetter>),
+    /// One input (a router or a worker) has ended.
+    End,
+}
+
+/// A pipeline could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A stage's plugin could not be loaded.
+    #[error("stage `{stage}`: {error}")]
+    Plugin {
+        /// The stage.
+        stage: String,
+        /// Why.
+        #[source]
+        error: PluginError,
+    },
+    /// A plugin instance could not be made or initialised.
+    #[error(transparent)]
+    Instance(#[from] InstanceError),
+    /// A source failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// A sink failed.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// A stage stopped the pipeline (its `fail` policy).
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// A thread could not be started or died unexpectedly (an internal error).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// What a finished run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Events read from the sources.
+    pub read: u64,
+    /// Events written to the first sink.
+    pub written: u64,
+    /// Dead letters written.
+    pub dead_lettered: u64,
+    /// Failed events dropped by `skip` policies.
+    pub skipped: u64,
+    /// How long the run took.
+    pub elapsed: Duration,
+}
+
+/// A pipeline ready to run: plugins loaded, instances made, sinks opened.
+pub struct Pipeline {
+    config: PipelineConfig,
+    workers: Vec<Vec<Stage>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Pipeline {
+    /// Loads every stage's plugin and makes one instance per worker, so that
+    /// a bad plugin or configuration fails before any event is read.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Plugin`] or [`EngineError::Instance`].
+    pub fn prepare(config: PipelineConfig, runtime: &PluginRuntime) -> Result<Self, EngineError> {
+        let metrics = runtime.metrics().clone();
+        let mut plugins: HashMap<PathBuf, Arc<Plugin>> = HashMap::new();
+        let mut loaded = Vec::new();
+        for stage in &config.stages {
+            let plugin = match plugins.get(&stage.plugin) {
+                Some(plugin) => plugin.clone(),
+                None => {
+                    let plugin =
+                        runtime
+                            .load(&stage.plugin)
+                            .map_err(|error| EngineError::Plugin {
+                                stage: stage.name.clone(),
+                                error,
+                            })?;
+                    plugins.insert(stage.plugin.clone(), plugin.clone());
+                    plugin
+                }
+            };
+            tracing::info!(
+                stage = %stage.name,
+                plugin = %plugin.digest(),
+                world = %plugin.world(),
+                "stage ready"
+            );
+            loaded.push(plugin);
+        }
+        let mut workers = Vec::new();
+        for _ in 0..config.parallelism {
+            let mut stages = Vec::new();
+            for (stage, plugin) in config.stages.iter().zip(&loaded) {
+                let spec = StageSpec {
+                    name: stage.name.as_str().into(),
+                    config: stage.config.clone(),
+                    limits: stage.limits.clone(),
+                };
+                stages.push(Stage::new(
+                    plugin.clone(),
+                    spec,
+                    stage.on_error,
+                    metrics.clone(),
+                )?);
+            }
+            workers.push(stages);
+        }
+        Ok(Pipeline {
+            config,
+            workers,
+            metrics,
+        })
+    }
+
+    /// Runs until every source has ended, or until `stop` is set (then what
+    /// was read is drained through the stages and flushed to the sinks).
+    ///
+    /// # Errors
+    ///
+    /// The first error of a source, stage or sink; the pipeline stops.
+    pub fn run(self, stop: Arc<AtomicBool>) -> Result<Summary, EngineError> {
+        let started = Instant::now();
+        let Pipeline {
+            config,
+            workers,
+            metrics,
+        } = self;
+        let mut sinks = Vec::new();
+        for sink in &config.sinks {
+            sinks.push((sink.name.clone(), sink::build(sink)?));
+        }
+        let dead_sink = sink::build(&config.dead_letter)?;
+        let mut sources = Vec::new();
+        for source in &config.sources {
+            let name: Arc<str> = source.name.as_str().into();
+            for partition in source::build(source)? {
+                sources.push((name.clone(), partition));
+            }
+        }
+
+        let capacity = config.channel_capacity;
+        let (sink_tx, sink_rx) = bounded(capacity * (workers.len() + sources.len()));
+        let mut worker_txs = Vec::new();
+        let mut threads: Vec<JoinHandle<Result<(), EngineError>>> = Vec::new();
+        let sink_inputs = workers.len() + sources.len();
+        threads.push(spawn("weir-sink", {
+            let metrics = metrics.clone();
+            let stop = stop.clone();
+            move || {
+                let result = run_sinks(sink_rx, sinks, dead_sink, sink_inputs, &metrics);
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                result.map_err(EngineError::from)
+            }
+        })?);
+        for (id, stages) in workers.into_iter().enumerate() {
+            let (tx, rx) = bounded(capacity);
+            worker_txs.push(tx);
+            let inputs = sources.len();
+            let sink = sink_tx.clone();
+            let stop = stop.clone();
+            threads.push(spawn(&format!("weir-worker-{id}"), move || {
+                let result = run_worker(rx, stages, &sink, inputs);
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                let _ = sink.send(SinkMessage::End);
+                result.map_err(EngineError::from)
+            })?);
+        }
+        let routing = Arc::new(Routing {
+            key_by: config.key_by.clone(),
+            key_groups: config.key_groups,
+            table: keys::assignment(config.key_groups, config.parallelism),
+            batch_size: config.batch_size,
+            linger: config.batch_linger,
+        });
+        for (name, mut source) in sources {
+            let router = Router::new(
+                name.clone(),
+                routing.clone(),
+                worker_txs.clone(),
+                sink_tx.clone(),
+                stop.clone(),
+                metrics.clone(),
+            );
+            let stop = stop.clone();
+            threads.push(spawn(&format!("weir-source-{name}"), move || {
+                let mut router = router;
+                let result = source.run(&mut router);
+                router.finish();
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                result.map_err(EngineError::from)
+            })?);
+        }
+        drop(worker_txs);
+        drop(sink_tx);
+
+        let mut first_error = None;
+        for thread in threads {
+            let result = thread.join().unwrap_or_else(|_| {
+                Err(EngineError::Internal("a pipeline thread panicked".into()))
+            });
+            if let Err(error) = result {
+                first_error.get_or_insert(error);
+            }
+        }
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        let totals = metrics.totals();
+        Ok(Summary {
+            read: totals.read.load(Ordering::Relaxed),
+            written: totals.written.load(Ordering::Relaxed),
+            dead_lettered: totals.dead_lettered.load(Ordering::Relaxed),
+            skipped: totals.skipped.load(Ordering::Relaxed),
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+fn spawn<F>(name: &str, body: F) -> Result<JoinHandle<Result<(), EngineError>>, EngineError>
+where
+    F: FnOnce() -> Result<(), EngineError> + Send + 'static,
+{
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(body)
+        .map_err(|e| EngineError::Internal(format!("cannot start thread `{name}`: {e}")))
+}
+
+/// A worker: runs each batch through every stage, in order.
+fn run_worker(
+    input: Receiver<WorkerMessage>,
+    mut stages: Vec<Stage>,
+    sink: &Sender<SinkMessage>,
+    inputs: usize,
+) -> Result<(), StageError> {
+    let mut ended = 0;
+    while ended < inputs {
+        // Every router holds a sender until it has sent `End`, so the
+        // channel cannot close before all inputs ended.
+        let Ok(message) = input.recv() else { break };
+        let mut events = match message {
+            WorkerMessage::Batch(events) => events,
+            WorkerMessage::End => {
+                ended += 1;
+                continue;
+            }
+        };
+        let mut dead = Vec::new();
+        for stage in &mut stages {
+            let mut next = Vec::with_capacity(events.len());
+            stage.process(
+                events,
+                StageOutput {
+                    events: &mut next,
+                    dead: &mut dead,
+                },
+            )?;
+            events = next;
+        }
+        // The sink thread only goes away after a sink failed; that error is
+        // reported by the sink thread itself.
+        if !dead.is_empty() && sink.send(SinkMessage::DeadLetters(dead)).is_err() {
+            break;
+        }
+        if !events.is_empty() && sink.send(SinkMessage::Events(events)).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The sink thread: writes events to every sink and dead letters to the
+/// dead-letter sink; flushes whenever it has caught up.
+fn run_sinks(
+    input: Receiver<SinkMessage>,
+    mut sinks: Vec<(String, Box<dyn Sink>)>,
+    mut dead_sink: Box<dyn Sink>,
+    inputs: usize,
+    metrics: &Metrics,
+) -> Result<(), SinkError> {
+    let mut ended = 0;
+    while ended < inputs {
+        let Ok(message) = input.recv() else { break };
+        match message {
+            SinkMessage::Events(events) => {
+                for (i, (name, sink)) in sinks.iter_mut().enumerate() {
+                    sink.write(&events)?;
+                    metrics.sink_wrote(name, events.len() as u64, i == 0);
+                }
+            }
+            SinkMessage::DeadLetters(letters) => {
+                let events: Vec<Event> = letters.iter().map(sink::dead_letter::to_event).collect();
+                dead_sink.write(&events)?;
+                metrics.dead_letters_written(events.len() as u64);
+            }
+            SinkMessage::End => ended += 1,
+        }
+        if input.is_empty() {
+            flush(&mut sinks, &mut dead_sink)?;
+        }
+    }
+    flush(&mut sinks, &mut dead_sink)
+}
+
+fn flush(sinks: &mut [(String, Box<dyn Sink>)], dead: &mut Box<dyn Sink>) -> Result<(), SinkError> {
+    for (_, sink) in sinks {
+        sink.flush()?;
+    }
+    dead.flush()
+}

@@ -1,0 +1,225 @@
+//! The `weir` command line: run a pipeline, inspect a plugin.
+
+use std::io::{IsTerminal, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use weir::engine::{Pipeline, Summary};
+use weir::metrics::Metrics;
+use weir::plugin::{PluginRuntime, check};
+
+/// weir: stream processing with sandboxed WebAssembly plugins.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a pipeline until its sources end (or Ctrl-C, which drains and
+    /// flushes what was read).
+    Run(RunArgs),
+    /// Work with plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The pipeline file (TOML).
+    pipeline: PathBuf,
+    /// Serve Prometheus metrics on this address (for example 127.0.0.1:9464).
+    #[arg(long)]
+    metrics_addr: Option<SocketAddr>,
+    /// Where compiled plugins are cached [default: $WEIR_CACHE_DIR, else
+    /// $XDG_CACHE_HOME/weir, else ~/.cache/weir].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// No live status line and no summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Say which world a component implements, what it imports, and whether
+    /// weir would run it.
+    Check {
+        /// The component file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Plugin(PluginCommand::Check { file }) => plugin_check(&file),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let config = weir::config::load(&args.pipeline)?;
+    let metrics = Arc::new(Metrics::new(&config.name));
+    let cache_dir = args.cache_dir.or_else(default_cache_dir);
+    let runtime = PluginRuntime::new(cache_dir, metrics.clone())?;
+    if let Some(addr) = args.metrics_addr {
+        serve_metrics(addr, metrics.clone())?;
+    }
+    let name = config.name.clone();
+    let pipeline = Pipeline::prepare(config, &runtime)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let interrupted = stop.clone();
+    ctrlc::set_handler(move || {
+        if interrupted.swap(true, Ordering::Relaxed) {
+            // A second Ctrl-C: the user does not want to wait for the drain.
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: draining what was read (Ctrl-C again to quit at once)");
+    })
+    .context("cannot install the Ctrl-C handler")?;
+
+    let done = Arc::new(AtomicBool::new(false));
+    let status = (!args.quiet && std::io::stderr().is_terminal())
+        .then(|| status_line(name.clone(), metrics.clone(), done.clone()));
+    let result = pipeline.run(stop);
+    done.store(true, Ordering::Relaxed);
+    if let Some(status) = status {
+        let _ = status.join();
+    }
+    let summary = result?;
+    if !args.quiet {
+        eprintln!("{}", describe(&name, &summary));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(name: &str, s: &Summary) -> String {
+    let secs = s.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        s.read as f64 / secs
+    } else {
+        0.0
+    };
+    let mut line = format!(
+        "{name}: read {} events, wrote {}, dead-lettered {}",
+        s.read, s.written, s.dead_lettered
+    );
+    if s.skipped > 0 {
+        line += &format!(", skipped {}", s.skipped);
+    }
+    line + &format!(" in {secs:.2} s ({rate:.0} events/s)")
+}
+
+/// Redraws a one-line status on standard error every second until `done`.
+fn status_line(
+    name: String,
+    metrics: Arc<Metrics>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let totals = metrics.totals();
+        let mut last = (0, 0, Instant::now());
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            let elapsed = last.2.elapsed();
+            if elapsed < Duration::from_secs(1) {
+                continue;
+            }
+            let read = totals.read.load(Ordering::Relaxed);
+            let written = totals.written.load(Ordering::Relaxed);
+            let dead = totals.dead_lettered.load(Ordering::Relaxed);
+            let secs = elapsed.as_secs_f64();
+            eprint!(
+                "\r\x1b[2K{name}: in {:.0}/s  out {:.0}/s  dead-lettered {dead}",
+                (read - last.0) as f64 / secs,
+                (written - last.1) as f64 / secs,
+            );
+            let _ = std::io::stderr().flush();
+            last = (read, written, Instant::now());
+        }
+        eprint!("\r\x1b[2K");
+    })
+}
+
+/// Serves the Prometheus text format on `addr`, one request per connection.
+fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(addr).with_context(|| format!("cannot listen for metrics on {addr}"))?;
+    tracing::info!(%addr, "serving metrics");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            // Read (and ignore) the request; every path answers with metrics.
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let body = metrics.encode();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok(())
+}
+
+fn plugin_check(file: &Path) -> anyhow::Result<ExitCode> {
+    let runtime = PluginRuntime::new(None, Arc::new(Metrics::new("check")))?;
+    let report = check::inspect(&runtime, file)?;
+    println!("file:    {}", file.display());
+    println!("digest:  {}", report.digest);
+    println!("size:    {} bytes", report.size);
+    match report.world {
+        Some(world) => println!("world:   weir:plugin/{world}"),
+        None => println!("world:   none"),
+    }
+    println!("imports:");
+    if report.imports.is_empty() {
+        println!("  (none)");
+    }
+    for (name, granted) in &report.imports {
+        println!("  {name}: {granted}");
+    }
+    if let Some(reason) = report.refusal {
+        bail!("weir would refuse this plugin: {reason}");
+    }
+    println!("weir would run this plugin");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WEIR_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("weir"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/weir"))
+}

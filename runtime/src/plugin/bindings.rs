@@ -1,0 +1,28 @@
+//! Host bindings generated from `wit/weir.wit`.
+//!
+//! Each world gets its own module; the validator world reuses the types and
+//! host interface generated for the transform world so that one `Host`
+//! implementation serves both.
+
+/// Bindings for the `transform` world (and the shared interfaces).
+pub mod transform {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "transform",
+    });
+}
+
+/// Bindings for the `validator` world.
+pub mod validator {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "validate",
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/host": super::transform::weir::plugin::host,
+        },
+    });
+}
+
+pub use transform::weir::plugin::host;
+pub use transform::weir::plugin::types::{Batch, EventError};

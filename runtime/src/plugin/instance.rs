@@ -1,0 +1,382 @@
+//! One live plugin instance: a `Store` with its sandbox, called with batches.
+//!
+//! An instance is made from the plugin's `InstancePre` and initialised with
+//! the stage's configuration. A call that fails in any way (trap, timeout,
+//! memory, invalid output) poisons the store: it is dropped, and the next
+//! call makes a fresh instance. A trapped store is never reused.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::{Store, Trap};
+
+use super::bindings::transform::{Transform, exports::weir::plugin::transformer::Transformed};
+use super::bindings::validator::Validate as Validator;
+use super::bindings::{Batch, EventError};
+use super::frame::{self, Decoded};
+use super::sandbox::MemoryLimitExceeded;
+use super::{EPOCH_TICK, Plugin, PluginPre, StoreState};
+use crate::config::Limits;
+use crate::event::{ErrorKind, Event};
+
+/// What a stage instance needs to know besides its plugin.
+#[derive(Clone, Debug)]
+pub struct StageSpec {
+    /// The stage's name in the pipeline file.
+    pub name: Arc<str>,
+    /// The stage's `config` table, in order.
+    pub config: Vec<(String, String)>,
+    /// The stage's limits.
+    pub limits: Limits,
+}
+
+/// A call to a plugin failed as a whole; the events of the batch have no
+/// verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallFailure {
+    /// What kind of failure it was.
+    pub kind: ErrorKind,
+    /// What happened, for the dead letter.
+    pub message: String,
+}
+
+/// An instance could not be made or initialised.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    /// The plugin's `init` refused the stage's configuration.
+    #[error("stage `{stage}`: plugin init failed: {message}")]
+    Init {
+        /// The stage.
+        stage: Arc<str>,
+        /// The plugin's message.
+        message: String,
+    },
+    /// Instantiation itself failed (the instance pool is exhausted, or the
+    /// component trapped while starting).
+    #[error("stage `{stage}`: cannot instantiate plugin: {message}")]
+    Instantiate {
+        /// The stage.
+        stage: Arc<str>,
+        /// What wasmtime reported.
+        message: String,
+    },
+}
+
+/// What one event became in a successful call.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The input event at this index, unchanged.
+    Keep(u32),
+    /// A new event derived from the input event at this index.
+    New(u32, Decoded),
+}
+
+/// The verdict of a successful call.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Events to pass on, in order.
+    pub outputs: Vec<Output>,
+    /// Input events the plugin refused (index, reason), by increasing index.
+    pub refused: Vec<(u32, String)>,
+}
+
+/// A live plugin instance for one stage on one worker.
+pub struct Instance {
+    plugin: Arc<Plugin>,
+    spec: StageSpec,
+    metrics: Arc<crate::metrics::Metrics>,
+    live: Option<Live>,
+    input: Batch,
+}
+
+struct Live {
+    store: Store<StoreState>,
+    exports: Exports,
+}
+
+enum Exports {
+    Transform(Transform),
+    Validator(Validator),
+}
+
+impl Instance {
+    /// Makes and initialises an instance of `plugin` for a stage.
+    ///
+    /// # Errors
+    ///
+    /// [`InstanceError`] when instantiation or the plugin's `init` fails.
+    pub fn new(
+        plugin: Arc<Plugin>,
+        spec: StageSpec,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Self, InstanceError> {
+        let mut instance = Instance {
+            plugin,
+            spec,
+            metrics,
+            live: None,
+            input: Batch {
+                frames: Vec::new(),
+                ends: Vec::new(),
+            },
+        };
+        instance.live = Some(instance.instantiate()?);
+        Ok(instance)
+    }
+
+    /// The digest of the plugin this instance runs.
+    pub fn plugin_digest(&self) -> &Arc<str> {
+        self.plugin.digest()
+    }
+
+    /// Calls the plugin with a batch, making a fresh instance first if the
+    /// previous call poisoned the old one.
+    ///
+    /// # Errors
+    ///
+    /// `Err(Ok(failure))` when the call failed as a whole (the store is then
+    /// dropped); `Err(Err(error))` when no instance could be made, which
+    /// the pipeline cannot recover from.
+    pub fn call(
+        &mut self,
+        events: &[Event],
+    ) -> Result<Outcome, Result<CallFailure, InstanceError>> {
+        let mut live = match self.live.take() {
+            Some(live) => live,
+            None => self.instantiate().map_err(Err)?,
+        };
+        frame::encode(events, &mut self.input);
+        live.store.set_epoch_deadline(self.deadline_ticks());
+        let started = Instant::now();
+        let result = match &live.exports {
+            Exports::Transform(t) => t
+                .weir_plugin_transformer()
+                .call_transform(&mut live.store, &self.input)
+                .map(Raw::Transform),
+            Exports::Validator(v) => v
+                .weir_plugin_validator()
+                .call_validate(&mut live.store, &self.input)
+                .map(Raw::Validator),
+        };
+        self.metrics.stage_call(&self.spec.name, started.elapsed());
+        let outcome = match result {
+            Ok(raw) => self.check(raw, events.len()),
+            Err(error) => Err(self.classify(&error, &live.store)),
+        };
+        match outcome {
+            Ok(outcome) => {
+                self.live = Some(live);
+                Ok(outcome)
+            }
+            Err(failure) => {
+                tracing::debug!(
+                    stage = %self.spec.name,
+                    kind = %failure.kind,
+                    error = %failure.message,
+                    "plugin call failed; dropping its instance"
+                );
+                Err(Ok(failure))
+            }
+        }
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        let tick = EPOCH_TICK.as_micros().max(1);
+        // One extra tick: the current tick may be about to end.
+        (self.spec.limits.timeout.as_micros().div_ceil(tick) + 1) as u64
+    }
+
+    fn instantiate(&self) -> Result<Live, InstanceError> {
+        let stage = &self.spec.name;
+        let state = StoreState::new(
+            stage.clone(),
+            self.spec.limits.memory_bytes,
+            self.metrics.clone(),
+        );
+        let mut store = Store::new(self.plugin.engine(), state);
+        store.limiter(|state| state.limiter());
+        store.set_epoch_deadline(self.deadline_ticks());
+        let failed = |e: wasmtime::Error| InstanceError::Instantiate {
+            stage: stage.clone(),
+            message: format!("{e:#}"),
+        };
+        let exports = match &self.plugin.pre {
+            PluginPre::Transform(pre) => {
+                Exports::Transform(pre.instantiate(&mut store).map_err(failed)?)
+            }
+            PluginPre::Validator(pre) => {
+                Exports::Validator(pre.instantiate(&mut store).map_err(failed)?)
+            }
+        };
+        let config = &self.spec.config;
+        let init = match &exports {
+            Exports::Transform(t) => t.weir_plugin_transformer().call_init(&mut store, config),
+            Exports::Validator(v) => v.weir_plugin_validator().call_init(&mut store, config),
+        };
+        self.metrics.plugin_instantiated(stage);
+        match init {
+            Ok(Ok(())) => Ok(Live { store, exports }),
+            Ok(Err(message)) => Err(InstanceError::Init {
+                stage: stage.clone(),
+                message,
+            }),
+            Err(e) => Err(InstanceError::Init {
+                stage: stage.clone(),
+                message: self.classify(&e, &store).message,
+            }),
+        }
+    }
+
+    /// Turns a failed call into a dead-letter kind and message.
+    fn classify(&self, error: &wasmtime::Error, store: &Store<StoreState>) -> CallFailure {
+        if let Some(limit) = error.downcast_ref::<MemoryLimitExceeded>() {
+            return CallFailure {
+                kind: ErrorKind::Memory,
+                message: limit.to_string(),
+            };
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => CallFailure {
+                kind: ErrorKind::Timeout,
+                message: format!(
+                    "plugin ran past its time limit of {} ms",
+                    self.spec.limits.timeout.as_millis()
+                ),
+            },
+            Some(trap) => {
+                let mut message = trap.to_string();
+                if let Some(panic) = store.data().panic_message() {
+                    message = format!("{message}: {panic}");
+                }
+                CallFailure {
+                    kind: ErrorKind::Trap,
+                    message,
+                }
+            }
+            // Not a trap: wasmtime could not lift the result (invalid UTF-8
+            // in a string, an out-of-bounds list).
+            None => CallFailure {
+                kind: ErrorKind::InvalidOutput,
+                message: format!("{error}"),
+            },
+        }
+    }
+
+    /// Checks a plugin's result against the input and the stage's limits.
+    fn check(&self, raw: Raw, inputs: usize) -> Result<Outcome, CallFailure> {
+        let invalid = |message: String| CallFailure {
+            kind: ErrorKind::InvalidOutput,
+            message,
+        };
+        let size = raw.size();
+        let limit = self.spec.limits.max_output_bytes;
+        if size > limit {
+            return Err(invalid(format!(
+                "plugin returned {size} bytes, more than the stage's limit of {limit} bytes"
+            )));
+        }
+        match raw {
+            Raw::Validator(rejected) => {
+                let refused = check_refused(rejected, inputs).map_err(invalid)?;
+                let mut outputs = Vec::with_capacity(inputs - refused.len());
+                let mut next = refused.iter().map(|(i, _)| *i).peekable();
+                for i in 0..inputs as u32 {
+                    if next.peek() == Some(&i) {
+                        next.next();
+                    } else {
+                        outputs.push(Output::Keep(i));
+                    }
+                }
+                Ok(Outcome { outputs, refused })
+            }
+            Raw::Transform(t) => check_transformed(t, inputs).map_err(invalid),
+        }
+    }
+}
+
+enum Raw {
+    Transform(Transformed),
+    Validator(Vec<EventError>),
+}
+
+impl Raw {
+    fn size(&self) -> u64 {
+        let errors =
+            |errors: &[EventError]| -> usize { errors.iter().map(|e| 4 + e.message.len()).sum() };
+        (match self {
+            Raw::Transform(t) => {
+                t.events.frames.len()
+                    + 4 * t.events.ends.len()
+                    + 4 * t.origins.len()
+                    + errors(&t.errors)
+            }
+            Raw::Validator(v) => errors(v),
+        }) as u64
+    }
+}
+
+fn check_refused(errors: Vec<EventError>, inputs: usize) -> Result<Vec<(u32, String)>, String> {
+    let mut previous = None;
+    let mut refused = Vec::with_capacity(errors.len());
+    for EventError { index, message } in errors {
+        if index as usize >= inputs {
+            return Err(format!(
+                "plugin refused event {index} of a batch of {inputs}"
+            ));
+        }
+        if previous.is_some_and(|p| p >= index) {
+            return Err(format!(
+                "plugin refused event {index} out of order or twice"
+            ));
+        }
+        previous = Some(index);
+        refused.push((index, message));
+    }
+    Ok(refused)
+}
+
+fn check_transformed(t: Transformed, inputs: usize) -> Result<Outcome, String> {
+    let Transformed {
+        events,
+        origins,
+        errors,
+    } = t;
+    if origins.len() != events.ends.len() {
+        return Err(format!(
+            "plugin returned {} events but {} origins",
+            events.ends.len(),
+            origins.len()
+        ));
+    }
+    let refused = check_refused(errors, inputs)?;
+    let mut outputs = Vec::with_capacity(origins.len());
+    let mut start = 0usize;
+    let mut previous = 0u32;
+    for (i, (&end, &origin)) in events.ends.iter().zip(&origins).enumerate() {
+        let end = end as usize;
+        if end < start || end > events.frames.len() {
+            return Err(format!("output event {i} has an invalid frame end {end}"));
+        }
+        if origin as usize >= inputs || origin < previous {
+            return Err(format!(
+                "output event {i} names input {origin}, out of order or range"
+            ));
+        }
+        if refused.binary_search_by_key(&origin, |(i, _)| *i).is_ok() {
+            return Err(format!(
+                "output event {i} comes from input {origin}, which was refused"
+            ));
+        }
+        previous = origin;
+        let output = if end == start {
+            Output::Keep(origin)
+        } else {
+            let event = frame::decode(&events.frames[start..end])
+                .map_err(|e| format!("output event {i}: {e}"))?;
+            Output::New(origin, event)
+        };
+        outputs.push(output);
+        start = end;
+    }
+    Ok(Outcome { outputs, refused })
+}

@@ -1,0 +1,94 @@
+//! Sinks: where events leave a pipeline.
+//!
+//! Every sink runs on the pipeline's sink thread and receives events in
+//! batches, in the order each worker produced them. Dead letters are turned
+//! into events (see [`dead_letter`]) so that any sink can serve as the
+//! dead-letter output.
+//!
+//! # Line formats
+//!
+//! Both built-in sinks write one line per event, ending in `\n`:
+//!
+//! - `format = "value"`: the value bytes as they are. A value holding a
+//!   newline therefore spans two lines; built-in sources never produce one.
+//! - `format = "envelope"`: `{"key":…,"value":…,"headers":{…},"time":…}`, as
+//!   described in [`encode`].
+
+pub mod dead_letter;
+pub mod encode;
+pub mod file;
+pub mod stdout;
+
+use std::io::Write;
+
+use crate::config::{SinkConfig, SinkFormat, SinkKind};
+use crate::event::Event;
+
+/// Opens the sink `config` describes.
+///
+/// # Errors
+///
+/// [`SinkError::Io`] when a file sink's file or directory cannot be created.
+pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> {
+    Ok(match &config.kind {
+        SinkKind::Stdout { format } => Box::new(stdout::StdoutSink::new(&config.name, *format)),
+        SinkKind::File { path, format } => {
+            Box::new(file::FileSink::create(&config.name, path, *format)?)
+        }
+    })
+}
+
+/// Writes `event` as one `format` line to `out`; `scratch` is reused between
+/// calls to encode envelopes.
+fn write_line(
+    out: &mut impl Write,
+    scratch: &mut Vec<u8>,
+    event: &Event,
+    format: SinkFormat,
+) -> std::io::Result<()> {
+    match format {
+        SinkFormat::Value => {
+            out.write_all(&event.value)?;
+            out.write_all(b"\n")
+        }
+        SinkFormat::Envelope => {
+            scratch.clear();
+            encode::envelope(scratch, event);
+            scratch.push(b'\n');
+            out.write_all(scratch)
+        }
+    }
+}
+
+/// A place events are written to.
+pub trait Sink: Send {
+    /// Writes a batch of events, in order.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the output cannot be written.
+    fn write(&mut self, events: &[Event]) -> Result<(), SinkError>;
+
+    /// Makes everything written so far durable or visible (flushes buffers).
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the output cannot be written.
+    fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// A sink could not write.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// Writing to a file or stream failed.
+    #[error("sink `{sink}`: cannot write {what}: {error}")]
+    Io {
+        /// The sink's name in the pipeline file.
+        sink: String,
+        /// What was being written (a path, "stdout").
+        what: String,
+        /// The underlying error.
+        #[source]
+        error: std::io::Error,
+    },
+}

@@ -1,0 +1,748 @@
+//! The single-pass scanner: validates a whole document against RFC 8259 and,
+//! on the way, notes where the value at a [`Path`] starts and ends.
+//!
+//! The scanner is a recursive descent over the bytes with no allocation. The
+//! path is followed while scanning: a value is "on the path" when its location
+//! matches the path's first `k` segments, and only such values compare their
+//! member names or indices with segment `k`. Everything else is validated and
+//! skipped.
+
+use crate::error::{JsonError, JsonErrorKind};
+use crate::path::Path;
+use crate::unescape;
+
+/// The deepest nesting of objects and arrays accepted.
+///
+/// The scanner recurses once per level; the bound keeps a hostile document
+/// from exhausting the stack (plugins run with small wasm stacks).
+pub const MAX_DEPTH: usize = 128;
+
+/// Validates that `json` is exactly one well-formed JSON value (surrounding
+/// whitespace allowed) and returns the raw bytes of the value at `path`.
+///
+/// The result is a subslice of `json`: `"c-42"` with its quotes, `12.5`,
+/// `{"a":1}`. It is `None` when the path does not exist. The whole document is
+/// validated even when the value is found early. When an object has the same
+/// member name twice, the first one is followed.
+///
+/// # Errors
+///
+/// Returns a [`JsonError`] with the byte offset of the first problem when
+/// `json` is not well-formed.
+pub fn find<'a>(json: &'a [u8], path: &Path) -> Result<Option<&'a [u8]>, JsonError> {
+    let mut scanner = Scanner::new(json, Some(path));
+    scanner.run()?;
+    Ok(scanner.found.map(|(start, end)| &json[start..end]))
+}
+
+/// Validates that `json` is exactly one well-formed JSON value (surrounding
+/// whitespace allowed).
+///
+/// # Errors
+///
+/// Returns a [`JsonError`] with the byte offset of the first problem.
+pub fn validate(json: &[u8]) -> Result<(), JsonError> {
+    let mut scanner = Scanner::new(json, None);
+    scanner.run()
+}
+
+/// Byte classes inside a string: 0 for a byte that needs no attention
+/// (printable ASCII other than `"` and `\`), 1 otherwise.
+static STRING_SPECIAL: [u8; 256] = {
+    let mut table = [1u8; 256];
+    let mut b = 0x20;
+    while b < 0x80 {
+        if b != b'"' as usize && b != b'\\' as usize {
+            table[b] = 0;
+        }
+        b += 1;
+    }
+    table
+};
+
+type Result<T, E = JsonError> = std::result::Result<T, E>;
+
+/// The outcome of one scanning step.
+type Step<T> = Result<T, Stop>;
+
+/// A scanning step failed; the reason is in [`Scanner::failure`]. Keeping the
+/// error out of the return value keeps results in registers on the hot path.
+struct Stop;
+
+struct Scanner<'a, 'p> {
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+    /// The path to follow, if any.
+    path: Option<&'p Path>,
+    /// The byte range of the value at `path`, once seen.
+    found: Option<(usize, usize)>,
+    /// Why the scan stopped, once it has.
+    failure: Option<JsonError>,
+}
+
+impl<'a, 'p> Scanner<'a, 'p> {
+    fn new(bytes: &'a [u8], path: Option<&'p Path>) -> Self {
+        Scanner {
+            bytes,
+            pos: 0,
+            depth: 0,
+            path,
+            found: None,
+            failure: None,
+        }
+    }
+
+    fn run(&mut self) -> Result<()> {
+        match self.document() {
+            Ok(()) => Ok(()),
+            Err(Stop) => Err(self.failure.expect("a failed step records its error")),
+        }
+    }
+
+    fn document(&mut self) -> Step<()> {
+        self.skip_whitespace();
+        let on_path = self.path.map(|_| 0);
+        self.value(on_path)?;
+        self.skip_whitespace();
+        if self.pos < self.bytes.len() {
+            return Err(self.fail_here(JsonErrorKind::TrailingCharacters));
+        }
+        Ok(())
+    }
+
+    /// Scans one value starting at `pos`. `on_path` is `Some(k)` when this
+    /// value's location matches the path's first `k` segments.
+    fn value(&mut self, on_path: Option<usize>) -> Step<()> {
+        let start = self.pos;
+        let path_len = self.path.map_or(0, Path::len);
+        let is_target = on_path == Some(path_len);
+        let inner = if is_target { None } else { on_path };
+
+        match self.peek() {
+            Some(b'{') => self.object(inner)?,
+            Some(b'[') => self.array(inner)?,
+            Some(b'"') => {
+                self.string()?;
+            }
+            Some(b't') => self.literal(b"true")?,
+            Some(b'f') => self.literal(b"false")?,
+            Some(b'n') => self.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            Some(_) => return Err(self.fail_here(JsonErrorKind::Expected("a value"))),
+            None => return Err(self.fail_here(JsonErrorKind::UnexpectedEnd("a value"))),
+        }
+        if is_target {
+            self.found = Some((start, self.pos));
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, on_path: Option<usize>) -> Step<()> {
+        self.enter()?;
+        self.pos += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+
+        // Only the first member with the segment's name is followed.
+        let mut followed = false;
+        loop {
+            let child = self.member_key(on_path.filter(|_| !followed))?;
+            followed |= child.is_some();
+            self.skip_whitespace();
+            self.expect(b':', "`:` after object key")?;
+            self.skip_whitespace();
+            self.value(child)?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_whitespace();
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(_) => {
+                    return Err(
+                        self.fail_here(JsonErrorKind::Expected("`,` or `}` after object member"))
+                    );
+                }
+                None => {
+                    let kind = JsonErrorKind::UnexpectedEnd("`,` or `}` after object member");
+                    return Err(self.fail_here(kind));
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Scans a member name; returns the path position of its value when the
+    /// name matches the path segment `on_path`.
+    fn member_key(&mut self, on_path: Option<usize>) -> Step<Option<usize>> {
+        const EXPECTED: &str = "an object key in double quotes";
+        match self.peek() {
+            Some(b'"') => {}
+            Some(_) => return Err(self.fail_here(JsonErrorKind::Expected(EXPECTED))),
+            None => return Err(self.fail_here(JsonErrorKind::UnexpectedEnd(EXPECTED))),
+        }
+        let key_start = self.pos + 1;
+        let escaped = self.string()?;
+        let (Some(k), Some(path)) = (on_path, self.path) else {
+            return Ok(None);
+        };
+        let raw = &self.bytes[key_start..self.pos - 1];
+        let (name, _) = path.segment(k);
+        let matches = if escaped {
+            unescape::equals(raw, name)
+        } else {
+            raw == name
+        };
+        Ok(matches.then_some(k + 1))
+    }
+
+    fn array(&mut self, on_path: Option<usize>) -> Step<()> {
+        self.enter()?;
+        self.pos += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+
+        let wanted = match (on_path, self.path) {
+            (Some(k), Some(path)) => path.segment(k).1,
+            _ => None,
+        };
+        let mut index = 0;
+        loop {
+            let child = if wanted == Some(index) {
+                on_path.map(|k| k + 1)
+            } else {
+                None
+            };
+            self.value(child)?;
+            index += 1;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_whitespace();
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(_) => {
+                    return Err(
+                        self.fail_here(JsonErrorKind::Expected("`,` or `]` after array element"))
+                    );
+                }
+                None => {
+                    let kind = JsonErrorKind::UnexpectedEnd("`,` or `]` after array element");
+                    return Err(self.fail_here(kind));
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Scans a string starting at its opening quote; returns whether it holds
+    /// any escape sequence. Inlined: strings are most of a typical event and
+    /// the call overhead showed in profiles.
+    #[inline(always)]
+    fn string(&mut self) -> Step<bool> {
+        let bytes = self.bytes;
+        let mut i = self.pos + 1;
+        let mut escaped = false;
+        loop {
+            i = skip_plain_string_bytes(bytes, i);
+            match bytes.get(i) {
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(escaped);
+                }
+                Some(b'\\') => {
+                    escaped = true;
+                    i = escape(bytes, i).map_err(|err| self.stop(err))?;
+                }
+                Some(0..=0x1f) => return Err(self.fail(i, JsonErrorKind::ControlCharacter)),
+                Some(_) => i = utf8_sequence(bytes, i).map_err(|err| self.stop(err))?,
+                None => {
+                    let kind = JsonErrorKind::UnexpectedEnd("`\"` to close the string");
+                    return Err(self.fail(bytes.len(), kind));
+                }
+            }
+        }
+    }
+
+    fn number(&mut self) -> Step<()> {
+        let bytes = self.bytes;
+        let mut i = self.pos;
+        if bytes[i] == b'-' {
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'0') => {
+                i += 1;
+                if bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                    return Err(self.fail(i - 1, JsonErrorKind::LeadingZero));
+                }
+            }
+            Some(b'1'..=b'9') => i = skip_digits(bytes, i + 1),
+            _ => return Err(self.stop(digit_error(bytes, i, "a digit after `-`"))),
+        }
+        if bytes.get(i) == Some(&b'.') {
+            i += 1;
+            if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                return Err(self.stop(digit_error(bytes, i, "a digit after the decimal point")));
+            }
+            i = skip_digits(bytes, i);
+        }
+        if let Some(b'e' | b'E') = bytes.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = bytes.get(i) {
+                i += 1;
+            }
+            if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                return Err(self.stop(digit_error(bytes, i, "a digit in the exponent")));
+            }
+            i = skip_digits(bytes, i);
+        }
+        self.pos = i;
+        Ok(())
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Step<()> {
+        let expected = match word {
+            b"true" => "`true`",
+            b"false" => "`false`",
+            _ => "`null`",
+        };
+        for (n, &want) in word.iter().enumerate() {
+            match self.bytes.get(self.pos + n) {
+                Some(&b) if b == want => {}
+                Some(_) => {
+                    return Err(self.fail(self.pos + n, JsonErrorKind::Expected(expected)));
+                }
+                None => {
+                    return Err(self.fail(self.pos + n, JsonErrorKind::UnexpectedEnd(expected)));
+                }
+            }
+        }
+        self.pos += word.len();
+        Ok(())
+    }
+
+    fn enter(&mut self) -> Step<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.fail_here(JsonErrorKind::TooDeep));
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, byte: u8, what: &'static str) -> Step<()> {
+        match self.peek() {
+            Some(b) if b == byte => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(_) => Err(self.fail_here(JsonErrorKind::Expected(what))),
+            None => Err(self.fail_here(JsonErrorKind::UnexpectedEnd(what))),
+        }
+    }
+
+    #[inline]
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Records an error at the current position.
+    #[cold]
+    fn fail_here(&mut self, kind: JsonErrorKind) -> Stop {
+        self.fail(self.pos, kind)
+    }
+
+    /// Records an error at `offset`.
+    #[cold]
+    fn fail(&mut self, offset: usize, kind: JsonErrorKind) -> Stop {
+        self.stop(JsonError::new(offset, kind))
+    }
+
+    /// Records `error` as the reason the scan stops.
+    #[cold]
+    fn stop(&mut self, error: JsonError) -> Stop {
+        self.failure = Some(error);
+        Stop
+    }
+}
+
+/// Returns the index of the first byte at or after `i` that needs attention
+/// inside a string: a quote, a backslash, a control character or a non-ASCII
+/// byte. Most string bytes are plain, so this checks eight at a time.
+#[inline]
+fn skip_plain_string_bytes(bytes: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Sets the high bit of each byte of `word` that is zero. Borrows can set
+    // bits above the first zero byte too, never below it, so the lowest set
+    // bit is exact.
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let special = zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
+            | (word & HIGH);
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && STRING_SPECIAL[bytes[i] as usize] == 0 {
+        i += 1;
+    }
+    i
+}
+
+fn skip_digits(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+fn digit_error(bytes: &[u8], i: usize, what: &'static str) -> JsonError {
+    let kind = if i < bytes.len() {
+        JsonErrorKind::Expected(what)
+    } else {
+        JsonErrorKind::UnexpectedEnd(what)
+    };
+    JsonError::new(i, kind)
+}
+
+/// Checks the escape sequence whose backslash is at `i`; returns the index
+/// just past it.
+fn escape(bytes: &[u8], i: usize) -> Result<usize> {
+    match bytes.get(i + 1) {
+        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 2),
+        Some(b'u') => unicode_escape(bytes, i),
+        Some(_) => Err(JsonError::new(i, JsonErrorKind::InvalidEscape)),
+        None => {
+            let kind = JsonErrorKind::UnexpectedEnd("an escape sequence after `\\`");
+            Err(JsonError::new(bytes.len(), kind))
+        }
+    }
+}
+
+/// Checks a `\uXXXX` escape at `i`, and its low half when it is a high
+/// surrogate; returns the index just past it.
+fn unicode_escape(bytes: &[u8], i: usize) -> Result<usize> {
+    let unit = hex_unit(bytes, i + 2)?;
+    match unit {
+        0xd800..=0xdbff => {
+            let pair = bytes.get(i + 6..i + 8) == Some(b"\\u");
+            if !pair {
+                return Err(JsonError::new(i, JsonErrorKind::UnpairedSurrogate));
+            }
+            match hex_unit(bytes, i + 8)? {
+                0xdc00..=0xdfff => Ok(i + 12),
+                _ => Err(JsonError::new(i, JsonErrorKind::UnpairedSurrogate)),
+            }
+        }
+        0xdc00..=0xdfff => Err(JsonError::new(i, JsonErrorKind::UnpairedSurrogate)),
+        _ => Ok(i + 6),
+    }
+}
+
+/// Reads the four hexadecimal digits at `at`.
+fn hex_unit(bytes: &[u8], at: usize) -> Result<u16> {
+    match bytes.get(at..at + 4) {
+        Some(digits) => unescape::hex4(digits)
+            .ok_or(JsonError::new(at - 2, JsonErrorKind::InvalidUnicodeEscape)),
+        None if bytes[at..].iter().all(u8::is_ascii_hexdigit) => {
+            let kind = JsonErrorKind::UnexpectedEnd("four hexadecimal digits after `\\u`");
+            Err(JsonError::new(bytes.len(), kind))
+        }
+        None => Err(JsonError::new(at - 2, JsonErrorKind::InvalidUnicodeEscape)),
+    }
+}
+
+/// Checks the UTF-8 sequence whose lead byte (0x80 or above) is at `i`;
+/// returns the index just past it. Follows RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF.
+fn utf8_sequence(bytes: &[u8], i: usize) -> Result<usize> {
+    let (len, second) = match bytes[i] {
+        0xc2..=0xdf => (2, 0x80..=0xbf),
+        0xe0 => (3, 0xa0..=0xbf),
+        0xe1..=0xec | 0xee..=0xef => (3, 0x80..=0xbf),
+        0xed => (3, 0x80..=0x9f),
+        0xf0 => (4, 0x90..=0xbf),
+        0xf1..=0xf3 => (4, 0x80..=0xbf),
+        0xf4 => (4, 0x80..=0x8f),
+        _ => return Err(JsonError::new(i, JsonErrorKind::InvalidUtf8)),
+    };
+    let valid = match bytes.get(i + 1..i + len) {
+        Some([b, rest @ ..]) => {
+            second.contains(b) && rest.iter().all(|&c| (0x80..=0xbf).contains(&c))
+        }
+        _ => false,
+    };
+    if !valid {
+        return Err(JsonError::new(i, JsonErrorKind::InvalidUtf8));
+    }
+    Ok(i + len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find_str<'a>(json: &'a str, path: &str) -> Option<&'a str> {
+        let path = Path::parse(path).unwrap();
+        let raw = find(json.as_bytes(), &path).unwrap();
+        raw.map(|raw| std::str::from_utf8(raw).unwrap())
+    }
+
+    fn error_of(json: &[u8]) -> String {
+        validate(json).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn accepts_valid_documents() {
+        let valid: &[&str] = &[
+            "0",
+            "-0",
+            "-0.0e-0",
+            "1.5E+10",
+            "123456789012345678901234567890",
+            " \t\r\n true \n",
+            "false",
+            "null",
+            r#""""#,
+            r#""\"\\\/\b\f\n\r\t\u0000\uFFFF\ud83d\ude00""#,
+            "\"h\u{e9}llo \u{4e16}\u{754c} \u{1f600}\"",
+            "{}",
+            "[]",
+            r#"{"a":[1,{"b":null}],"c":{"d":[[]]}}"#,
+            r#" { "a" : 1 , "b" : [ true , false ] } "#,
+        ];
+        for json in valid {
+            assert_eq!(validate(json.as_bytes()), Ok(()), "{json}");
+        }
+    }
+
+    #[test]
+    fn rejects_invalid_documents_with_offset_and_reason() {
+        // (document, offset, what was wrong)
+        let cases: &[(&[u8], usize, &str)] = &[
+            (b"", 0, "unexpected end of input, expected a value"),
+            (b"   ", 3, "unexpected end of input, expected a value"),
+            (b"{\"a\":1,}", 7, "expected an object key in double quotes"),
+            (b"[1,]", 3, "expected a value"),
+            (b"[1 2]", 3, "expected `,` or `]` after array element"),
+            (b"{\"a\" 1}", 5, "expected `:` after object key"),
+            (
+                b"{\"a\":1 \"b\":2}",
+                7,
+                "expected `,` or `}` after object member",
+            ),
+            (
+                b"{\"a\":1",
+                6,
+                "unexpected end of input, expected `,` or `}` after object member",
+            ),
+            (b"{a:1}", 1, "expected an object key in double quotes"),
+            (b"{1:1}", 1, "expected an object key in double quotes"),
+            (b"// c\n1", 0, "expected a value"),
+            (b"1 // c", 2, "unexpected data after the value"),
+            (b"1 2", 2, "unexpected data after the value"),
+            (b"NaN", 0, "expected a value"),
+            (b"-Infinity", 1, "expected a digit after `-`"),
+            (
+                b"-",
+                1,
+                "unexpected end of input, expected a digit after `-`",
+            ),
+            (b"01", 0, "leading zero in number"),
+            (b"-012", 1, "leading zero in number"),
+            (
+                b"1.",
+                2,
+                "unexpected end of input, expected a digit after the decimal point",
+            ),
+            (b"1.e5", 2, "expected a digit after the decimal point"),
+            (b".5", 0, "expected a value"),
+            (
+                b"1e",
+                2,
+                "unexpected end of input, expected a digit in the exponent",
+            ),
+            (b"1e+x", 3, "expected a digit in the exponent"),
+            (b"+1", 0, "expected a value"),
+            (b"tru", 3, "unexpected end of input, expected `true`"),
+            (b"trUe", 2, "expected `true`"),
+            (b"nul", 3, "unexpected end of input, expected `null`"),
+            (b"fals e", 4, "expected `false`"),
+            (
+                b"\"abc",
+                4,
+                "unexpected end of input, expected `\"` to close the string",
+            ),
+            (b"\"a\tb\"", 2, "unescaped control character in string"),
+            (b"\"a\nb\"", 2, "unescaped control character in string"),
+            (b"\"\\x\"", 1, "invalid escape sequence in string"),
+            (
+                b"\"\\",
+                2,
+                "unexpected end of input, expected an escape sequence after `\\`",
+            ),
+            (
+                b"\"\\u12g4\"",
+                1,
+                "expected four hexadecimal digits after `\\u`",
+            ),
+            (
+                b"\"\\u12",
+                5,
+                "unexpected end of input, expected four hexadecimal digits after `\\u`",
+            ),
+            (
+                b"\"\\ud800\"",
+                1,
+                "unpaired utf-16 surrogate in `\\u` escape",
+            ),
+            (
+                b"\"\\ud800\\u0041\"",
+                1,
+                "unpaired utf-16 surrogate in `\\u` escape",
+            ),
+            (
+                b"\"\\udc00\"",
+                1,
+                "unpaired utf-16 surrogate in `\\u` escape",
+            ),
+            (b"\"\xff\"", 1, "invalid utf-8 in string"),
+            (b"\"a\xc3\"", 2, "invalid utf-8 in string"),
+            (b"\"\xc0\xaf\"", 1, "invalid utf-8 in string"),
+            (b"\"\xed\xa0\x80\"", 1, "invalid utf-8 in string"),
+            (b"\"\xf4\x90\x80\x80\"", 1, "invalid utf-8 in string"),
+            (b"\xef\xbb\xbf1", 0, "expected a value"),
+            (b"[1]]", 3, "unexpected data after the value"),
+            (b"{\"a\":1}x", 7, "unexpected data after the value"),
+        ];
+        for (json, offset, message) in cases {
+            let expected = format!("invalid json at byte {offset}: {message}");
+            assert_eq!(
+                error_of(json),
+                expected,
+                "{}",
+                String::from_utf8_lossy(json)
+            );
+        }
+    }
+
+    #[test]
+    fn limits_nesting_depth() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(validate(ok.as_bytes()), Ok(()));
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let err = validate(deep.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), JsonErrorKind::TooDeep);
+        assert_eq!(err.offset, MAX_DEPTH);
+        assert_eq!(
+            err.to_string(),
+            "invalid json at byte 128: nesting deeper than 128 levels"
+        );
+        // A document a million levels deep fails fast instead of overflowing.
+        let hostile = "[".repeat(1_000_000);
+        assert_eq!(
+            validate(hostile.as_bytes()).unwrap_err().kind(),
+            JsonErrorKind::TooDeep
+        );
+    }
+
+    #[test]
+    fn finds_values_of_every_kind() {
+        let json = r#"{"id":"c-42","amount":12.5,"ok":true,"none":null,"o":{"a":1},"l":[1, 2]}"#;
+        assert_eq!(find_str(json, "id"), Some(r#""c-42""#));
+        assert_eq!(find_str(json, "amount"), Some("12.5"));
+        assert_eq!(find_str(json, "ok"), Some("true"));
+        assert_eq!(find_str(json, "none"), Some("null"));
+        assert_eq!(find_str(json, "o"), Some(r#"{"a":1}"#));
+        assert_eq!(find_str(json, "l"), Some("[1, 2]"));
+        assert_eq!(find_str(json, "missing"), None);
+    }
+
+    #[test]
+    fn follows_nested_objects_and_arrays() {
+        let json = r#" {"payer": {"card": {"id": "c-1", "n": 2}},
+                       "items": [{"sku": "a"}, {"sku": "b"}]} "#;
+        assert_eq!(find_str(json, "payer.card.id"), Some(r#""c-1""#));
+        assert_eq!(
+            find_str(json, "payer.card"),
+            Some(r#"{"id": "c-1", "n": 2}"#)
+        );
+        assert_eq!(find_str(json, "items.0.sku"), Some(r#""a""#));
+        assert_eq!(find_str(json, "items.1.sku"), Some(r#""b""#));
+        assert_eq!(find_str(json, "items.2.sku"), None);
+        assert_eq!(find_str(json, "items.sku"), None);
+        assert_eq!(find_str(json, "payer.card.id.x"), None);
+        assert_eq!(find_str(json, "payer.id"), None);
+        assert_eq!(find_str("[[10, 20], [30]]", "1.0"), Some("30"));
+        assert_eq!(find_str(r#"{"0": "key"}"#, "0"), Some(r#""key""#));
+        assert_eq!(find_str("[1]", "x"), None);
+        assert_eq!(find_str("\"scalar\"", "x"), None);
+    }
+
+    #[test]
+    fn does_not_match_deeper_members_with_the_same_name() {
+        let json = r#"{"a": {"id": 1}, "id": 2}"#;
+        assert_eq!(find_str(json, "id"), Some("2"));
+        assert_eq!(find_str(r#"[{"0": 5}, 6]"#, "1"), Some("6"));
+    }
+
+    #[test]
+    fn first_duplicate_member_wins() {
+        assert_eq!(find_str(r#"{"a": 1, "a": 2}"#, "a"), Some("1"));
+        // The path follows the first `a` even when only the second has `b`.
+        assert_eq!(find_str(r#"{"a": {}, "a": {"b": 2}}"#, "a.b"), None);
+        assert_eq!(
+            find_str(r#"{"a": {"b": 1}, "a": {"b": 2}}"#, "a.b"),
+            Some("1")
+        );
+    }
+
+    #[test]
+    fn matches_escaped_member_names() {
+        assert_eq!(find_str(r#"{"c\u0061rd": "x"}"#, "card"), Some(r#""x""#));
+        assert_eq!(find_str(r#"{"caf\u00e9": 1}"#, "caf\u{e9}"), Some("1"));
+        assert_eq!(find_str(r#"{"a\"b": 1}"#, "a\"b"), Some("1"));
+    }
+
+    #[test]
+    fn validates_the_whole_document_after_a_match() {
+        let path = Path::parse("a").unwrap();
+        let err = find(br#"{"a": 1, "b": tru}"#, &path).unwrap_err();
+        assert_eq!(err.to_string(), "invalid json at byte 17: expected `true`");
+        assert!(find(br#"{"a": 1} 2"#, &path).is_err());
+    }
+}

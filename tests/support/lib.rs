@@ -1,0 +1,169 @@
+//! Shared helpers for weir's integration tests: building and locating the
+//! plugins, writing pipeline files into a temporary directory, running them
+//! in-process or through the `weir` binary, and reading outputs back.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use weir::engine::{Pipeline, Summary};
+use weir::metrics::Metrics;
+use weir::plugin::PluginRuntime;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// The path of a built plugin component, e.g. `plugin("filter")`. Builds the
+/// plugins workspace the first time it is called in a test process.
+pub fn plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(build_plugins);
+    let file = root()
+        .join("plugins/target/wasm32-wasip2/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    assert!(file.exists(), "plugin {} was not built", file.display());
+    file
+}
+
+fn build_plugins() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet"])
+        .current_dir(root().join("plugins"))
+        .env("CARGO_TARGET_DIR", root().join("plugins/target"))
+        .status()
+        .expect("cannot run cargo to build the plugins");
+    assert!(
+        status.success(),
+        "building the plugins failed; run `cargo xtask plugins`"
+    );
+}
+
+/// A scratch directory for one test, removed when dropped.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// A new empty directory.
+    pub fn new() -> Self {
+        Scratch {
+            dir: tempfile::tempdir().expect("cannot create a temporary directory"),
+        }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `contents` to `name` inside the directory; returns its path.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("cannot create directories");
+        }
+        std::fs::write(&path, contents).expect("cannot write a scratch file");
+        path
+    }
+
+    /// The lines of a file inside the directory (empty when it does not
+    /// exist).
+    pub fn lines(&self, name: &str) -> Vec<String> {
+        match std::fs::read_to_string(self.dir.path().join(name)) {
+            Ok(text) => text.lines().map(str::to_string).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One plugin runtime per test process: engines are heavy, and sharing one
+/// is what weir does too.
+pub fn runtime() -> &'static PluginRuntime {
+    static RUNTIME: OnceLock<PluginRuntime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let cache = root().join("target/test-plugin-cache");
+        PluginRuntime::new(Some(cache), Arc::new(Metrics::new("test")))
+            .expect("cannot create the plugin runtime")
+    })
+}
+
+/// Runs the pipeline file at `path` in this process, to completion.
+pub fn run_pipeline(path: &Path) -> Result<Summary, String> {
+    // Tests share one runtime and so one set of metrics; serialise runs so
+    // that each run's summary counts only its own events.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let config = weir::config::load(path).map_err(|e| e.to_string())?;
+    let runtime = runtime();
+    let before = snapshot(runtime);
+    let pipeline = Pipeline::prepare(config, runtime).map_err(|e| e.to_string())?;
+    let mut summary = pipeline
+        .run(Arc::new(AtomicBool::new(false)))
+        .map_err(|e| e.to_string())?;
+    summary.read -= before.read;
+    summary.written -= before.written;
+    summary.dead_lettered -= before.dead_lettered;
+    summary.skipped -= before.skipped;
+    Ok(summary)
+}
+
+fn snapshot(runtime: &PluginRuntime) -> Summary {
+    use std::sync::atomic::Ordering::Relaxed;
+    let totals = runtime.metrics().totals();
+    Summary {
+        read: totals.read.load(Relaxed),
+        written: totals.written.load(Relaxed),
+        dead_lettered: totals.dead_lettered.load(Relaxed),
+        skipped: totals.skipped.load(Relaxed),
+        elapsed: Default::default(),
+    }
+}
+
+/// The `weir` binary next to the test executable (built by `cargo test`).
+pub fn weir_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let binary = dir.join("weir");
+    assert!(
+        binary.exists(),
+        "{} not built; run `cargo build -p weir`",
+        binary.display()
+    );
+    binary
+}
+
+/// A TOML string literal for a path (paths in tests may contain anything).
+pub fn toml_path(path: &Path) -> String {
+    toml_string(&path.display().to_string())
+}
+
+/// A TOML basic string holding `text`.
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
