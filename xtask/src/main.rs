@@ -141,6 +141,16 @@ fn test(root: &Path, rest: &[String]) -> anyhow::Result<()> {
 fn bench(root: &Path, rest: &[String]) -> anyhow::Result<()> {
     plugins(root)?;
     run(
+        "building the layout benchmark's guest (wasm32-wasip2)",
+        cargo()
+            .current_dir(root.join("benches/layouts-guest"))
+            .args(["build", "--release"])
+            .env(
+                "CARGO_TARGET_DIR",
+                root.join("benches/layouts-guest/target"),
+            ),
+    )?;
+    run(
         "running benchmarks",
         cargo()
             .current_dir(root)

@@ -116,9 +116,11 @@ impl Hostile {
             }
             Behaviour::BigOutput(bytes) => {
                 out.emit_value_with(|value| {
-                    for _ in 0..bytes {
-                        value.push(b'x');
+                    let chunk = [b'x'; 4096];
+                    for _ in 0..bytes / chunk.len() {
+                        value.extend_from_slice(&chunk);
                     }
+                    value.extend_from_slice(&chunk[..bytes % chunk.len()]);
                 });
             }
             Behaviour::BadUtf8Reason => return Err(not_utf8(b"hostile: \xff\xfe reason")),
@@ -213,6 +215,9 @@ fn recurse(depth: u64) -> u64 {
 impl Transform for Hostile {
     fn init(config: &Config) -> Result<Self, String> {
         let behaviour = Behaviour::from_config(config)?;
+        weir_sdk::log::warn(&format!(
+            "hostile test plugin loaded, behaviour {behaviour:?}"
+        ));
         let mark = Path::parse("mark").map_err(|err| err.to_string())?;
         let id = Path::parse("id").map_err(|err| err.to_string())?;
         Ok(Hostile {

@@ -388,7 +388,8 @@ impl<'a> Checker<'a> {
 
     fn sink(&mut self, raw: RawSink) -> Result<SinkConfig, ConfigError> {
         let name = self.unique_name("sink", &raw.name)?;
-        let kind = self.sink_kind(&name, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        let who = format!("sink `{name}`");
+        let kind = self.sink_kind(who, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
         Ok(SinkConfig { name, kind })
     }
 
@@ -407,13 +408,15 @@ impl<'a> Checker<'a> {
             Some(name) => self.unique_name("sink", name)?,
             None => PipelineConfig::DEFAULT_DEAD_LETTER.to_string(),
         };
-        let kind = self.sink_kind(&name, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        let who = "the dead-letter output".to_string();
+        let kind = self.sink_kind(who, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
         Ok(SinkConfig { name, kind })
     }
 
+    /// A sink's type, path and format; `who` names the sink in errors.
     fn sink_kind(
         &mut self,
-        name: &str,
+        who: String,
         kind: &Spanned<RawSinkType>,
         path: Option<&Spanned<String>>,
         format: Option<&Spanned<SinkFormat>>,
@@ -430,7 +433,7 @@ impl<'a> Checker<'a> {
             )),
             (RawSinkType::File, Some(path)) => {
                 let resolved = self.resolve(path.get_ref());
-                self.claim_file(&resolved, format!("sink `{name}`"), true, Some(path.span()))?;
+                self.claim_file(&resolved, who, true, Some(path.span()))?;
                 Ok(SinkKind::File {
                     path: resolved,
                     format,

@@ -94,6 +94,7 @@ fn grant(name: &str) -> &'static str {
     let interface = name.split('@').next().unwrap_or(name);
     match interface {
         "weir:plugin/host" => "weir's log",
+        "weir:plugin/types" => "types only",
         "wasi:filesystem/types" | "wasi:filesystem/preopens" => "linked, no directory granted",
         "wasi:cli/environment" => "linked, empty environment and arguments",
         "wasi:cli/stdin" => "linked, closed",

@@ -27,12 +27,41 @@ pub fn init<T: 'static>(
     config: Vec<(String, String)>,
     init: fn(&Config) -> Result<T, String>,
 ) -> Result<(), String> {
+    install_panic_hook();
     // Drop an earlier instance first: a failed init leaves none behind.
     slot.with_borrow_mut(|plugin| *plugin = None);
     let instance = init(&Config::new(config))?;
     slot.with_borrow_mut(|plugin| *plugin = Some(instance));
     Ok(())
 }
+
+/// Makes a panic print one line, `plugin panicked at <file:line:col>:
+/// <message>`, to standard error.
+///
+/// A panic traps the instance and weir explains the trap with the last lines
+/// the plugin wrote to standard error. Rust's default hook spreads a panic over
+/// three lines and ends with advice about `RUST_BACKTRACE`, which means
+/// nothing inside a plugin; one line keeps the message where weir looks.
+#[cfg(target_arch = "wasm32")]
+fn install_panic_hook() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload_as_str()
+                .unwrap_or("(a panic payload that is not text)");
+            let message = message.replace('\n', " ");
+            match info.location() {
+                Some(at) => eprintln!("plugin panicked at {at}: {message}"),
+                None => eprintln!("plugin panicked: {message}"),
+            }
+        }));
+    });
+}
+
+/// Outside WebAssembly (unit tests) the test harness's own hook stays.
+#[cfg(not(target_arch = "wasm32"))]
+fn install_panic_hook() {}
 
 /// Runs a transform over a batch.
 pub fn transform<T: Transform + 'static>(

@@ -1,0 +1,154 @@
+//! Two batch layouts across the plugin boundary, measured side by side:
+//!
+//! - records: `list<event>`, each event a record with nested byte lists
+//!   (`benches/wit/layouts.wit`, guest in `benches/layouts-guest`);
+//! - packed: weir's contract, one byte buffer plus frame ends, returning
+//!   kept events by index (`wit/weir.wit`, the shipped `filter` plugin run
+//!   through a weir stage).
+//!
+//! Both guests run the same filter (`amount > 500`) with the same JSON
+//! scanner. Run with `cargo xtask bench`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use weir::config::{ErrorPolicy, Limits};
+use weir::engine::stage::{Stage, StageOutput};
+use weir::event::Event;
+use weir::metrics::Metrics;
+use weir::plugin::PluginRuntime;
+use weir::plugin::instance::StageSpec;
+use weir_benches::{measure, payments};
+
+wasmtime::component::bindgen!({
+    path: "wit/layouts.wit",
+    world: "records-filter",
+});
+
+use exports::weir::bench::records;
+
+const BUDGET: Duration = Duration::from_secs(3);
+
+struct Host {
+    wasi: WasiCtx,
+    table: wasmtime::component::ResourceTable,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn main() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let guest = root.join("benches/layouts-guest/target/wasm32-wasip2/release/layouts_guest.wasm");
+
+    // The records guest, on an engine configured like weir's.
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.concurrency_support(false);
+    let engine = Engine::new(&config).unwrap();
+    let component = Component::from_file(&engine, &guest).expect("run `cargo xtask bench`");
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
+    let host = Host {
+        wasi: WasiCtx::builder().build(),
+        table: Default::default(),
+    };
+    let mut store = Store::new(&engine, host);
+    let bindings = RecordsFilter::instantiate(&mut store, &component, &linker).unwrap();
+    let records = bindings.weir_bench_records();
+
+    // The packed guest, through a weir stage.
+    let metrics = Arc::new(Metrics::new("bench"));
+    let runtime = PluginRuntime::new(None, metrics.clone()).unwrap();
+    let plugin = runtime.load(&root.join("plugins/target/wasm32-wasip2/release/filter.wasm"));
+    let spec = StageSpec {
+        name: "filter".into(),
+        config: vec![
+            ("field".into(), "amount".into()),
+            ("op".into(), ">".into()),
+            ("value".into(), "500".into()),
+        ],
+        limits: Limits::default(),
+    };
+    let mut stage = Stage::new(
+        plugin.expect("filter plugin"),
+        spec,
+        ErrorPolicy::DeadLetter,
+        metrics,
+    )
+    .unwrap();
+
+    println!("filter `amount > 500` on ~200-byte JSON events: two layouts, one core");
+    println!(
+        "{:>6}  {:>16}  {:>16}  {:>15}",
+        "batch", "records ns/ev", "packed ns/ev", "records/packed"
+    );
+    for batch in [1usize, 64, 1024] {
+        let input = payments(batch);
+        let mut out: Vec<Event> = Vec::with_capacity(batch);
+        let mut dead = Vec::new();
+        let by_records = measure(&input, BUDGET, |events| {
+            out.clear();
+            let batch: Vec<records::Event> = events.into_iter().map(to_record).collect();
+            let kept = records.call_filter(&mut store, &batch).unwrap();
+            out.extend(kept.into_iter().map(from_record));
+        });
+        let packed = measure(&input, BUDGET, |events| {
+            out.clear();
+            stage
+                .process(
+                    events,
+                    StageOutput {
+                        events: &mut out,
+                        dead: &mut dead,
+                    },
+                )
+                .unwrap();
+        });
+        println!(
+            "{batch:>6}  {:>16.1}  {:>16.1}  {:>14.1}x",
+            1e9 / by_records,
+            1e9 / packed,
+            packed / by_records
+        );
+    }
+}
+
+fn to_record(event: Event) -> records::Event {
+    records::Event {
+        key: event.key,
+        value: event.value,
+        headers: event
+            .headers
+            .into_iter()
+            .map(|(name, value)| records::Header { name, value })
+            .collect(),
+        time: event.time,
+    }
+}
+
+fn from_record(event: records::Event) -> Event {
+    Event {
+        key: event.key,
+        value: event.value,
+        headers: event
+            .headers
+            .into_iter()
+            .map(|h| (h.name, h.value))
+            .collect(),
+        time: event.time,
+        position: Default::default(),
+    }
+}
