@@ -113,19 +113,29 @@ type = "stdout"
 #[test]
 fn plugin_check_names_the_world_and_imports() {
     let scratch = Scratch::new();
-    let filter = plugin("filter");
+    let hostile = plugin("hostile");
     let output = weir(
-        &["plugin", "check", filter.to_str().unwrap()],
+        &["plugin", "check", hostile.to_str().unwrap()],
         scratch.path(),
     );
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     let stdout = text(&output.stdout);
+    let digest = weir::plugin::digest(&std::fs::read(&hostile).unwrap());
+    assert!(stdout.contains(&format!("digest:  {digest}\n")), "{stdout}");
     assert!(
         stdout.contains("world:   weir:plugin/transform\n"),
         "{stdout}"
     );
     assert!(
         stdout.contains("  weir:plugin/host@0.1.0: weir's log\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  weir:plugin/types@0.1.0: types only\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(": linked, no directory granted\n"),
         "{stdout}"
     );
     assert!(stdout.ends_with("weir would run this plugin\n"), "{stdout}");

@@ -140,9 +140,9 @@ fn panic_is_a_trap_with_the_panic_message() {
 fn unreachable_is_a_trap() {
     let run = run("unreachable", "", "", 1024);
     for message in assert_marked_dead(&run, "trap") {
-        assert!(
-            message.starts_with("wasm `unreachable` instruction executed"),
-            "{message}"
+        assert_eq!(
+            message,
+            "wasm trap: wasm `unreachable` instruction executed"
         );
     }
 }
@@ -176,7 +176,7 @@ fn unbounded_memory_is_a_memory_error() {
 fn stack_overflow_is_a_trap() {
     let run = run("recursion", "", "", 1024);
     for message in assert_marked_dead(&run, "trap") {
-        assert!(message.starts_with("call stack exhausted"), "{message}");
+        assert_eq!(message, "wasm trap: call stack exhausted");
     }
 }
 

@@ -129,6 +129,14 @@ fn test(root: &Path, rest: &[String]) -> anyhow::Result<()> {
         "testing the plugins' logic on the host",
         plugin_cargo(root).args(["test", "--target", host_target()?.as_str()]),
     )?;
+    // The CLI tests run the `weir` binary, which `cargo test` does not build
+    // for a package without integration tests of its own.
+    run(
+        "building weir",
+        cargo()
+            .current_dir(root)
+            .args(["build", "--release", "-p", "weir"]),
+    )?;
     run(
         "testing the workspace",
         cargo()

@@ -76,22 +76,27 @@ impl StoreState {
         &mut self.limiter
     }
 
-    /// The last line the plugin wrote to standard error that says it
-    /// panicked, or failing that its last non-empty line; used to explain a
-    /// trap.
+    /// What the plugin last wrote to standard error about a panic, used to
+    /// explain a trap: from its last line containing "panicked at" up to (not
+    /// including) the `note:` Rust's default hook adds; failing that, its
+    /// last non-empty line.
     pub fn panic_message(&self) -> Option<String> {
         let bytes = self.stderr.contents();
-        let bytes = bytes.as_slice();
-        let text = String::from_utf8_lossy(bytes);
-        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-        let last = lines.clone().next_back()?;
-        let panicked = lines.rfind(|l| l.contains("panicked at"));
-        // Rust prints "panicked at src/lib.rs:3:5:" and then the message on
-        // the next line; keep both.
-        Some(match panicked {
-            Some(head) if head != last => format!("{head} {last}"),
-            _ => last.to_string(),
-        })
+        let text = String::from_utf8_lossy(&bytes);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let Some(start) = lines.iter().rposition(|l| l.contains("panicked at")) else {
+            return lines.last().map(|l| l.to_string());
+        };
+        let message: Vec<&str> = lines[start..]
+            .iter()
+            .take_while(|l| !l.starts_with("note: "))
+            .copied()
+            .collect();
+        Some(message.join(" "))
     }
 }
 
