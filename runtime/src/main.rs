@@ -12,9 +12,10 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use weir::engine::{Pipeline, Summary};
+use weir::engine::{EngineError, Pipeline, Summary};
 use weir::metrics::Metrics;
 use weir::plugin::{PluginRuntime, check};
+use weir::sink::SinkError;
 
 /// weir: stream processing with sandboxed WebAssembly plugins.
 #[derive(Parser)]
@@ -111,7 +112,15 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(status) = status {
         let _ = status.join();
     }
-    let summary = result?;
+    let summary = match result {
+        // `weir run … | head`: the reader has gone, which is not a failure.
+        Err(EngineError::Sink(SinkError::Io { error, .. }))
+            if error.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            return Ok(ExitCode::SUCCESS);
+        }
+        result => result?,
+    };
     if !args.quiet {
         eprintln!("{}", describe(&name, &summary));
     }

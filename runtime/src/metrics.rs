@@ -5,6 +5,7 @@
 //! once per batch, never per event. [`Metrics::encode`] renders the
 //! Prometheus text format served on `--metrics-addr`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -78,71 +79,76 @@ impl Metrics {
     /// Creates and registers every metric for a pipeline.
     pub fn new(pipeline: &str) -> Self {
         let mut registry = Registry::default();
+        let source_events = Family::default();
+        let stage_in = Family::default();
+        let stage_out = Family::default();
+        let dead_letters = Family::default();
+        let skipped = Family::default();
+        let sink_events = Family::default();
         let call_seconds = Family::<StageLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_01, 4.0, 10))
         });
-        let metrics = Metrics {
-            pipeline: pipeline.to_string(),
-            source_events: Family::default(),
-            stage_in: Family::default(),
-            stage_out: Family::default(),
-            dead_letters: Family::default(),
-            skipped: Family::default(),
-            sink_events: Family::default(),
-            call_seconds,
-            instantiations: Family::default(),
-            log_dropped: Family::default(),
-            totals: Totals::default(),
-            registry: Registry::default(),
-        };
-        registry.register(
+        let instantiations = Family::default();
+        let log_dropped = Family::default();
+        let r = &mut registry;
+        r.register(
             "weir_source_events",
             "Events read from a source",
-            metrics.source_events.clone(),
+            source_events.clone(),
         );
-        registry.register(
+        r.register(
             "weir_stage_events_in",
             "Events that entered a stage",
-            metrics.stage_in.clone(),
+            stage_in.clone(),
         );
-        registry.register(
+        r.register(
             "weir_stage_events_out",
             "Events a stage passed on",
-            metrics.stage_out.clone(),
+            stage_out.clone(),
         );
-        registry.register(
+        r.register(
             "weir_dead_letters",
             "Events sent to the dead-letter output, by stage and error kind",
-            metrics.dead_letters.clone(),
+            dead_letters.clone(),
         );
-        registry.register(
+        r.register(
             "weir_events_skipped",
             "Failed events dropped by a `skip` error policy",
-            metrics.skipped.clone(),
+            skipped.clone(),
         );
-        registry.register(
+        r.register(
             "weir_sink_events",
             "Events written to a sink",
-            metrics.sink_events.clone(),
+            sink_events.clone(),
         );
-        registry.register(
+        r.register(
             "weir_plugin_call_duration_seconds",
             "Time of one plugin call with one batch",
-            metrics.call_seconds.clone(),
+            call_seconds.clone(),
         );
-        registry.register(
+        r.register(
             "weir_plugin_instantiations",
             "Plugin instances created (at start and after a failed call)",
-            metrics.instantiations.clone(),
+            instantiations.clone(),
         );
-        registry.register(
+        r.register(
             "weir_plugin_log_lines_dropped",
             "Plugin log lines dropped by the per-instance rate limit",
-            metrics.log_dropped.clone(),
+            log_dropped.clone(),
         );
         Metrics {
+            pipeline: pipeline.to_string(),
             registry,
-            ..metrics
+            source_events,
+            stage_in,
+            stage_out,
+            dead_letters,
+            skipped,
+            sink_events,
+            call_seconds,
+            instantiations,
+            log_dropped,
+            totals: Totals::default(),
         }
     }
 
@@ -159,10 +165,11 @@ impl Metrics {
         &self.totals
     }
 
-    fn stage(&self, stage: &str) -> StageLabels {
-        StageLabels {
+    fn kind_labels(&self, stage: &str, kind: ErrorKind) -> KindLabels {
+        KindLabels {
             pipeline: self.pipeline.clone(),
-            stage: stage.to_string(),
+            stage: stage.into(),
+            kind: kind.as_str(),
         }
     }
 
@@ -176,44 +183,16 @@ impl Metrics {
         self.totals.read.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// A stage took `n_in` events and passed on `n_out`.
-    pub fn stage_batch(&self, stage: &str, n_in: u64, n_out: u64) {
-        let labels = self.stage(stage);
-        self.stage_in.get_or_create(&labels).inc_by(n_in);
-        self.stage_out.get_or_create(&labels).inc_by(n_out);
-    }
-
-    /// One plugin call took `elapsed`.
-    pub fn stage_call(&self, stage: &str, elapsed: Duration) {
-        self.call_seconds
-            .get_or_create(&self.stage(stage))
-            .observe(elapsed.as_secs_f64());
-    }
-
-    /// `n` events of `kind` were dead-lettered by `stage`.
-    pub fn dead_lettered(&self, stage: &str, kind: ErrorKind, n: u64) {
-        let labels = KindLabels {
-            pipeline: self.pipeline.clone(),
-            stage: stage.into(),
-            kind: kind.as_str(),
-        };
-        self.dead_letters.get_or_create(&labels).inc_by(n);
+    /// `n` events of `kind` were dead-lettered before any stage (by key-by).
+    pub fn input_dead_lettered(&self, kind: ErrorKind, n: u64) {
+        self.dead_letters
+            .get_or_create(&self.kind_labels(INPUT_STAGE, kind))
+            .inc_by(n);
     }
 
     /// `n` dead letters reached the dead-letter sink.
     pub fn dead_letters_written(&self, n: u64) {
         self.totals.dead_lettered.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// `n` failed events of `kind` were dropped by `stage`'s skip policy.
-    pub fn skipped(&self, stage: &str, kind: ErrorKind, n: u64) {
-        let labels = KindLabels {
-            pipeline: self.pipeline.clone(),
-            stage: stage.into(),
-            kind: kind.as_str(),
-        };
-        self.skipped.get_or_create(&labels).inc_by(n);
-        self.totals.skipped.fetch_add(n, Ordering::Relaxed);
     }
 
     /// `n` events were written to `sink`; `primary` marks the first sink,
@@ -229,13 +208,72 @@ impl Metrics {
         }
     }
 
-    /// A plugin instance was created for `stage`.
-    pub fn plugin_instantiated(&self, stage: &str) {
-        self.instantiations.get_or_create(&self.stage(stage)).inc();
+    /// The metrics of one stage, resolved once so that the per-batch path
+    /// does no label lookups.
+    pub fn stage_metrics(self: &Arc<Self>, stage: &str) -> StageMetrics {
+        let labels = StageLabels {
+            pipeline: self.pipeline.clone(),
+            stage: stage.to_string(),
+        };
+        let by_kind = |family: &Family<KindLabels, Counter>| {
+            ErrorKind::ALL.map(|kind| family.get_or_create(&self.kind_labels(stage, kind)).clone())
+        };
+        StageMetrics {
+            events_in: self.stage_in.get_or_create(&labels).clone(),
+            events_out: self.stage_out.get_or_create(&labels).clone(),
+            call_seconds: self.call_seconds.get_or_create(&labels).clone(),
+            instantiations: self.instantiations.get_or_create(&labels).clone(),
+            log_dropped: self.log_dropped.get_or_create(&labels).clone(),
+            dead_letters: by_kind(&self.dead_letters),
+            skipped: by_kind(&self.skipped),
+            metrics: self.clone(),
+        }
+    }
+}
+
+/// One stage's metrics (see [`Metrics::stage_metrics`]).
+#[derive(Clone)]
+pub struct StageMetrics {
+    events_in: Counter,
+    events_out: Counter,
+    call_seconds: Histogram,
+    instantiations: Counter,
+    log_dropped: Counter,
+    dead_letters: [Counter; ErrorKind::ALL.len()],
+    skipped: [Counter; ErrorKind::ALL.len()],
+    metrics: Arc<Metrics>,
+}
+
+impl StageMetrics {
+    /// The stage took `n_in` events and passed on `n_out`.
+    pub fn batch(&self, n_in: u64, n_out: u64) {
+        self.events_in.inc_by(n_in);
+        self.events_out.inc_by(n_out);
     }
 
-    /// A plugin log line from `stage` was dropped by the rate limit.
-    pub fn plugin_log_dropped(&self, stage: &str) {
-        self.log_dropped.get_or_create(&self.stage(stage)).inc();
+    /// One plugin call took `elapsed`.
+    pub fn call(&self, elapsed: Duration) {
+        self.call_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// A plugin instance was created.
+    pub fn instantiated(&self) {
+        self.instantiations.inc();
+    }
+
+    /// A plugin log line was dropped by the rate limit.
+    pub fn log_dropped(&self) {
+        self.log_dropped.inc();
+    }
+
+    /// An event of `kind` was dead-lettered by the stage.
+    pub fn dead_lettered(&self, kind: ErrorKind) {
+        self.dead_letters[kind as usize].inc();
+    }
+
+    /// A failed event of `kind` was dropped by the stage's skip policy.
+    pub fn skipped(&self, kind: ErrorKind) {
+        self.skipped[kind as usize].inc();
+        self.metrics.totals.skipped.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -148,7 +148,7 @@ impl Pipeline {
                 let spec = StageSpec {
                     name: stage.name.as_str().into(),
                     config: stage.config.clone(),
-                    limits: stage.limits.clone(),
+                    limits: stage.limits,
                 };
                 stages.push(Stage::new(
                     plugin.clone(),

@@ -17,7 +17,7 @@ use super::keys;
 use super::{SinkMessage, WorkerMessage};
 use crate::config::KeyBy;
 use crate::event::{DeadLetter, ErrorKind, Event};
-use crate::metrics::{INPUT_STAGE, Metrics};
+use crate::metrics::Metrics;
 use crate::source::{Emit, Stopped};
 
 /// How often (in events) the router looks at the clock for the linger time.
@@ -127,7 +127,7 @@ impl Router {
         if !self.dead.is_empty() {
             let dead = std::mem::take(&mut self.dead);
             self.metrics
-                .dead_lettered(INPUT_STAGE, ErrorKind::Malformed, dead.len() as u64);
+                .input_dead_lettered(ErrorKind::Malformed, dead.len() as u64);
             self.sink
                 .send(SinkMessage::DeadLetters(dead))
                 .map_err(|_| Stopped)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::config::ErrorPolicy;
 use crate::event::{DeadLetter, ErrorKind, Event};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, StageMetrics};
 use crate::plugin::Plugin;
 use crate::plugin::instance::{CallFailure, Instance, InstanceError, Outcome, Output, StageSpec};
 
@@ -40,7 +40,7 @@ pub struct Stage {
     name: Arc<str>,
     instance: Instance,
     policy: ErrorPolicy,
-    metrics: Arc<Metrics>,
+    metrics: StageMetrics,
 }
 
 /// Where a stage puts what it produces.
@@ -65,6 +65,7 @@ impl Stage {
         metrics: Arc<Metrics>,
     ) -> Result<Self, InstanceError> {
         let name = spec.name.clone();
+        let metrics = metrics.stage_metrics(&spec.name);
         let instance = Instance::new(plugin, spec, metrics.clone())?;
         Ok(Stage {
             name,
@@ -85,9 +86,9 @@ impl Stage {
         let dead_before = out.dead.len();
         self.run(input, out.events, out.dead)?;
         let n_out = (out.events.len() - before) as u64;
-        self.metrics.stage_batch(&self.name, n_in, n_out);
+        self.metrics.batch(n_in, n_out);
         for letter in &out.dead[dead_before..] {
-            self.metrics.dead_lettered(&self.name, letter.kind, 1);
+            self.metrics.dead_lettered(letter.kind);
         }
         Ok(())
     }
@@ -147,7 +148,7 @@ impl Stage {
     ) -> Result<(), StageError> {
         match self.policy {
             ErrorPolicy::Skip => {
-                self.metrics.skipped(&self.name, kind, 1);
+                self.metrics.skipped(kind);
                 Ok(())
             }
             ErrorPolicy::Fail => Err(StageError::Failed {

@@ -81,10 +81,10 @@ pub fn inspect(runtime: &PluginRuntime, path: &Path) -> Result<Report, PluginErr
     report.world = world_of(runtime.engine(), &component)
         .map_err(|r| report.refusal = Some(r))
         .ok();
-    if report.refusal.is_none() {
-        if let Err(e) = runtime.linker.instantiate_pre(&component) {
-            report.refusal = Some(format!("{e:#}"));
-        }
+    if report.refusal.is_none()
+        && let Err(e) = runtime.linker.instantiate_pre(&component)
+    {
+        report.refusal = Some(format!("{e:#}"));
     }
     Ok(report)
 }

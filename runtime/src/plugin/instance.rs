@@ -18,6 +18,7 @@ use super::sandbox::MemoryLimitExceeded;
 use super::{EPOCH_TICK, Plugin, PluginPre, StoreState};
 use crate::config::Limits;
 use crate::event::{ErrorKind, Event};
+use crate::metrics::StageMetrics;
 
 /// What a stage instance needs to know besides its plugin.
 #[derive(Clone, Debug)]
@@ -84,7 +85,7 @@ pub struct Outcome {
 pub struct Instance {
     plugin: Arc<Plugin>,
     spec: StageSpec,
-    metrics: Arc<crate::metrics::Metrics>,
+    metrics: StageMetrics,
     live: Option<Live>,
     input: Batch,
 }
@@ -108,7 +109,7 @@ impl Instance {
     pub fn new(
         plugin: Arc<Plugin>,
         spec: StageSpec,
-        metrics: Arc<crate::metrics::Metrics>,
+        metrics: StageMetrics,
     ) -> Result<Self, InstanceError> {
         let mut instance = Instance {
             plugin,
@@ -158,7 +159,7 @@ impl Instance {
                 .call_validate(&mut live.store, &self.input)
                 .map(Raw::Validator),
         };
-        self.metrics.stage_call(&self.spec.name, started.elapsed());
+        self.metrics.call(started.elapsed());
         let outcome = match result {
             Ok(raw) => self.check(raw, events.len()),
             Err(error) => Err(self.classify(&error, &live.store)),
@@ -213,7 +214,7 @@ impl Instance {
             Exports::Transform(t) => t.weir_plugin_transformer().call_init(&mut store, config),
             Exports::Validator(v) => v.weir_plugin_validator().call_init(&mut store, config),
         };
-        self.metrics.plugin_instantiated(stage);
+        self.metrics.instantiated();
         match init {
             Ok(Ok(())) => Ok(Live { store, exports }),
             Ok(Err(message)) => Err(InstanceError::Init {

@@ -25,7 +25,7 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::host;
-use crate::metrics::Metrics;
+use crate::metrics::StageMetrics;
 
 /// How much of a plugin's standard error is kept (the tail of a panic
 /// message is what matters).
@@ -42,12 +42,12 @@ pub struct StoreState {
     stderr: TailPipe,
     log: LogBudget,
     stage: Arc<str>,
-    metrics: Arc<Metrics>,
+    metrics: StageMetrics,
 }
 
 impl StoreState {
     /// A sandbox for one instance of `stage`'s plugin.
-    pub fn new(stage: Arc<str>, memory_limit: u64, metrics: Arc<Metrics>) -> Self {
+    pub fn new(stage: Arc<str>, memory_limit: u64, metrics: StageMetrics) -> Self {
         let stderr = TailPipe::default();
         let wasi = WasiCtx::builder()
             .stderr(stderr.clone())
@@ -112,7 +112,7 @@ impl WasiView for StoreState {
 impl host::Host for StoreState {
     fn log(&mut self, level: host::Level, message: String) {
         if !self.log.take() {
-            self.metrics.plugin_log_dropped(&self.stage);
+            self.metrics.log_dropped();
             return;
         }
         let stage = &*self.stage;

@@ -6,6 +6,13 @@
 //! matches the path's first `k` segments, and only such values compare their
 //! member names or indices with segment `k`. Everything else is validated and
 //! skipped.
+//!
+//! Speed matters here: `find` runs once per event in plugins and in the
+//! host's key-by. The common case (compact JSON, short ASCII strings and
+//! numbers) is kept on small inlined paths; string bodies and digit runs are
+//! checked eight bytes at a time in a `u64` (portable, so wasm32 gets the
+//! same code), and everything rare (escapes, non-ASCII, errors) is out of
+//! line.
 
 use crate::error::{JsonError, JsonErrorKind};
 use crate::path::Path;
@@ -71,23 +78,27 @@ struct Stop;
 
 struct Scanner<'a, 'p> {
     bytes: &'a [u8],
-    pos: usize,
     depth: usize,
     /// The path to follow, if any.
     path: Option<&'p Path>,
+    /// The number of segments in `path`, 0 without one.
+    path_len: usize,
     /// The byte range of the value at `path`, once seen.
     found: Option<(usize, usize)>,
     /// Why the scan stopped, once it has.
     failure: Option<JsonError>,
 }
 
+// The scanning steps take the index they start at and return the index just
+// past what they scanned, rather than moving a cursor in `self`: a cursor
+// kept in memory puts a store and a load on every step's critical path.
 impl<'a, 'p> Scanner<'a, 'p> {
     fn new(bytes: &'a [u8], path: Option<&'p Path>) -> Self {
         Scanner {
             bytes,
-            pos: 0,
             depth: 0,
             path,
+            path_len: path.map_or(0, Path::len),
             found: None,
             failure: None,
         }
@@ -101,174 +112,153 @@ impl<'a, 'p> Scanner<'a, 'p> {
     }
 
     fn document(&mut self) -> Step<()> {
-        self.skip_whitespace();
-        let on_path = self.path.map(|_| 0);
-        self.value(on_path)?;
-        self.skip_whitespace();
-        if self.pos < self.bytes.len() {
-            return Err(self.fail_here(JsonErrorKind::TrailingCharacters));
+        let i = skip_whitespace(self.bytes, 0);
+        let i = self.child(i, self.path.map(|_| 0))?;
+        let i = skip_whitespace(self.bytes, i);
+        if i < self.bytes.len() {
+            return Err(self.fail(i, JsonErrorKind::TrailingCharacters));
         }
         Ok(())
     }
 
-    /// Scans one value starting at `pos`. `on_path` is `Some(k)` when this
-    /// value's location matches the path's first `k` segments.
-    fn value(&mut self, on_path: Option<usize>) -> Step<()> {
-        let start = self.pos;
-        let path_len = self.path.map_or(0, Path::len);
-        let is_target = on_path == Some(path_len);
-        let inner = if is_target { None } else { on_path };
-
-        match self.peek() {
-            Some(b'{') => self.object(inner)?,
-            Some(b'[') => self.array(inner)?,
-            Some(b'"') => {
-                self.string()?;
-            }
-            Some(b't') => self.literal(b"true")?,
-            Some(b'f') => self.literal(b"false")?,
-            Some(b'n') => self.literal(b"null")?,
-            Some(b'-' | b'0'..=b'9') => self.number()?,
-            Some(_) => return Err(self.fail_here(JsonErrorKind::Expected("a value"))),
-            None => return Err(self.fail_here(JsonErrorKind::UnexpectedEnd("a value"))),
+    /// Scans the value at `i`. `on_path` is `Some(k)` when this value's
+    /// location matches the path's first `k` segments; the value is the one
+    /// looked for when `k` is the whole path.
+    #[inline(always)]
+    fn child(&mut self, i: usize, on_path: Option<usize>) -> Step<usize> {
+        match on_path {
+            None => self.value(i, None),
+            Some(k) if k == self.path_len => self.target(i),
+            Some(_) => self.value(i, on_path),
         }
-        if is_target {
-            self.found = Some((start, self.pos));
-        }
-        Ok(())
     }
 
-    fn object(&mut self, on_path: Option<usize>) -> Step<()> {
-        self.enter()?;
-        self.pos += 1;
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+    /// Scans the value at the end of the path and notes where it lies.
+    #[inline(never)]
+    fn target(&mut self, i: usize) -> Step<usize> {
+        let end = self.value(i, None)?;
+        self.found = Some((i, end));
+        Ok(end)
+    }
+
+    /// Scans one value; see [`Scanner::child`].
+    #[inline(always)]
+    fn value(&mut self, i: usize, on_path: Option<usize>) -> Step<usize> {
+        match self.bytes.get(i) {
+            Some(b'"') => self.string(i).map(|(end, _)| end),
+            Some(b'-' | b'0'..=b'9') => self.number(i),
+            Some(b'{') => self.object(i, on_path),
+            Some(b'[') => self.array(i, on_path),
+            Some(b't') => self.literal(i, b"true", "`true`"),
+            Some(b'f') => self.literal(i, b"false", "`false`"),
+            Some(b'n') => self.literal(i, b"null", "`null`"),
+            _ => Err(self.unexpected(i, "a value")),
+        }
+    }
+
+    fn object(&mut self, i: usize, on_path: Option<usize>) -> Step<usize> {
+        self.enter(i)?;
+        let bytes = self.bytes;
+        let mut i = skip_whitespace(bytes, i + 1);
+        if bytes.get(i) == Some(&b'}') {
             self.depth -= 1;
-            return Ok(());
+            return Ok(i + 1);
         }
 
-        // Only the first member with the segment's name is followed.
-        let mut followed = false;
+        // The segment member names are compared with, until one matches:
+        // only the first member with the segment's name is followed.
+        let mut segment = match (on_path, self.path) {
+            (Some(k), Some(path)) => Some((path.segment(k).0, k + 1)),
+            _ => None,
+        };
         loop {
-            let child = self.member_key(on_path.filter(|_| !followed))?;
-            followed |= child.is_some();
-            self.skip_whitespace();
-            self.expect(b':', "`:` after object key")?;
-            self.skip_whitespace();
-            self.value(child)?;
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_whitespace();
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    break;
-                }
-                Some(_) => {
-                    return Err(
-                        self.fail_here(JsonErrorKind::Expected("`,` or `}` after object member"))
-                    );
-                }
-                None => {
-                    let kind = JsonErrorKind::UnexpectedEnd("`,` or `}` after object member");
-                    return Err(self.fail_here(kind));
+            if bytes.get(i) != Some(&b'"') {
+                return Err(self.unexpected(i, "an object key in double quotes"));
+            }
+            let (key_end, escaped) = self.string(i)?;
+            let mut child = None;
+            if let Some((name, k)) = segment {
+                if key_is(&bytes[i + 1..key_end - 1], escaped, name) {
+                    child = Some(k);
+                    segment = None;
                 }
             }
+
+            i = skip_whitespace(bytes, key_end);
+            if bytes.get(i) != Some(&b':') {
+                return Err(self.unexpected(i, "`:` after object key"));
+            }
+            i = skip_whitespace(bytes, i + 1);
+            i = self.child(i, child)?;
+
+            i = skip_whitespace(bytes, i);
+            match bytes.get(i) {
+                Some(b',') => i = skip_whitespace(bytes, i + 1),
+                Some(b'}') => {
+                    self.depth -= 1;
+                    return Ok(i + 1);
+                }
+                _ => return Err(self.unexpected(i, "`,` or `}` after object member")),
+            }
         }
-        self.depth -= 1;
-        Ok(())
     }
 
-    /// Scans a member name; returns the path position of its value when the
-    /// name matches the path segment `on_path`.
-    fn member_key(&mut self, on_path: Option<usize>) -> Step<Option<usize>> {
-        const EXPECTED: &str = "an object key in double quotes";
-        match self.peek() {
-            Some(b'"') => {}
-            Some(_) => return Err(self.fail_here(JsonErrorKind::Expected(EXPECTED))),
-            None => return Err(self.fail_here(JsonErrorKind::UnexpectedEnd(EXPECTED))),
-        }
-        let key_start = self.pos + 1;
-        let escaped = self.string()?;
-        let (Some(k), Some(path)) = (on_path, self.path) else {
-            return Ok(None);
-        };
-        let raw = &self.bytes[key_start..self.pos - 1];
-        let (name, _) = path.segment(k);
-        let matches = if escaped {
-            unescape::equals(raw, name)
-        } else {
-            raw == name
-        };
-        Ok(matches.then_some(k + 1))
-    }
-
-    fn array(&mut self, on_path: Option<usize>) -> Step<()> {
-        self.enter()?;
-        self.pos += 1;
-        self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
+    fn array(&mut self, i: usize, on_path: Option<usize>) -> Step<usize> {
+        self.enter(i)?;
+        let bytes = self.bytes;
+        let mut i = skip_whitespace(bytes, i + 1);
+        if bytes.get(i) == Some(&b']') {
             self.depth -= 1;
-            return Ok(());
+            return Ok(i + 1);
         }
 
+        // The index the path wants here and the path position of its value.
         let wanted = match (on_path, self.path) {
-            (Some(k), Some(path)) => path.segment(k).1,
+            (Some(k), Some(path)) => path.segment(k).1.map(|index| (index, k + 1)),
             _ => None,
         };
         let mut index = 0;
         loop {
-            let child = if wanted == Some(index) {
-                on_path.map(|k| k + 1)
-            } else {
-                None
+            let child = match wanted {
+                Some((wanted, k)) if wanted == index => Some(k),
+                _ => None,
             };
-            self.value(child)?;
+            i = self.child(i, child)?;
             index += 1;
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_whitespace();
-                }
+
+            i = skip_whitespace(bytes, i);
+            match bytes.get(i) {
+                Some(b',') => i = skip_whitespace(bytes, i + 1),
                 Some(b']') => {
-                    self.pos += 1;
-                    break;
+                    self.depth -= 1;
+                    return Ok(i + 1);
                 }
-                Some(_) => {
-                    return Err(
-                        self.fail_here(JsonErrorKind::Expected("`,` or `]` after array element"))
-                    );
-                }
-                None => {
-                    let kind = JsonErrorKind::UnexpectedEnd("`,` or `]` after array element");
-                    return Err(self.fail_here(kind));
-                }
+                _ => return Err(self.unexpected(i, "`,` or `]` after array element")),
             }
         }
-        self.depth -= 1;
-        Ok(())
     }
 
-    /// Scans a string starting at its opening quote; returns whether it holds
-    /// any escape sequence. Inlined: strings are most of a typical event and
-    /// the call overhead showed in profiles.
+    /// Scans the string whose opening quote is at `i`; returns the index just
+    /// past its closing quote and whether it holds any escape sequence. The
+    /// common case (plain ASCII up to the closing quote) is inlined; anything
+    /// else continues out of line.
     #[inline(always)]
-    fn string(&mut self) -> Step<bool> {
+    fn string(&mut self, i: usize) -> Step<(usize, bool)> {
+        let i = skip_plain_string_bytes(self.bytes, i + 1);
+        if self.bytes.get(i) == Some(&b'"') {
+            return Ok((i + 1, false));
+        }
+        self.string_rest(i)
+    }
+
+    /// Continues [`Scanner::string`] at `i`, a byte that needs attention.
+    #[inline(never)]
+    fn string_rest(&mut self, mut i: usize) -> Step<(usize, bool)> {
         let bytes = self.bytes;
-        let mut i = self.pos + 1;
         let mut escaped = false;
         loop {
-            i = skip_plain_string_bytes(bytes, i);
             match bytes.get(i) {
-                Some(b'"') => {
-                    self.pos = i + 1;
-                    return Ok(escaped);
-                }
+                Some(b'"') => return Ok((i + 1, escaped)),
                 Some(b'\\') => {
                     escaped = true;
                     i = escape(bytes, i).map_err(|err| self.stop(err))?;
@@ -280,23 +270,25 @@ impl<'a, 'p> Scanner<'a, 'p> {
                     return Err(self.fail(bytes.len(), kind));
                 }
             }
+            i = skip_plain_string_bytes(bytes, i);
         }
     }
 
-    fn number(&mut self) -> Step<()> {
+    /// Scans the number whose `-` or first digit is at `i`.
+    #[inline(always)]
+    fn number(&mut self, mut i: usize) -> Step<usize> {
         let bytes = self.bytes;
-        let mut i = self.pos;
-        if bytes[i] == b'-' {
+        if bytes.get(i) == Some(&b'-') {
             i += 1;
         }
         match bytes.get(i) {
+            Some(b'1'..=b'9') => i = skip_digits(bytes, i + 1),
             Some(b'0') => {
                 i += 1;
                 if bytes.get(i).is_some_and(u8::is_ascii_digit) {
                     return Err(self.fail(i - 1, JsonErrorKind::LeadingZero));
                 }
             }
-            Some(b'1'..=b'9') => i = skip_digits(bytes, i + 1),
             _ => return Err(self.stop(digit_error(bytes, i, "a digit after `-`"))),
         }
         if bytes.get(i) == Some(&b'.') {
@@ -304,78 +296,76 @@ impl<'a, 'p> Scanner<'a, 'p> {
             if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
                 return Err(self.stop(digit_error(bytes, i, "a digit after the decimal point")));
             }
-            i = skip_digits(bytes, i);
+            i = skip_digits(bytes, i + 1);
         }
-        if let Some(b'e' | b'E') = bytes.get(i) {
+        match bytes.get(i) {
+            Some(b'e' | b'E') => self.exponent(i),
+            _ => Ok(i),
+        }
+    }
+
+    /// Scans the exponent of a number from `i`, its `e` or `E`; returns the
+    /// index just past the number.
+    #[inline(never)]
+    fn exponent(&mut self, mut i: usize) -> Step<usize> {
+        let bytes = self.bytes;
+        i += 1;
+        if let Some(b'+' | b'-') = bytes.get(i) {
             i += 1;
-            if let Some(b'+' | b'-') = bytes.get(i) {
-                i += 1;
-            }
-            if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                return Err(self.stop(digit_error(bytes, i, "a digit in the exponent")));
-            }
-            i = skip_digits(bytes, i);
         }
-        self.pos = i;
-        Ok(())
+        if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            return Err(self.stop(digit_error(bytes, i, "a digit in the exponent")));
+        }
+        Ok(skip_digits(bytes, i + 1))
     }
 
-    fn literal(&mut self, word: &'static [u8]) -> Step<()> {
-        let expected = match word {
-            b"true" => "`true`",
-            b"false" => "`false`",
-            _ => "`null`",
+    /// Scans `word` (`true`, `false` or `null`) at `i`; `expected` names it
+    /// in errors.
+    #[inline(always)]
+    fn literal(&mut self, i: usize, word: &'static [u8], expected: &'static str) -> Step<usize> {
+        let end = i + word.len();
+        if self.bytes.get(i..end) == Some(word) {
+            return Ok(end);
+        }
+        Err(self.literal_error(i, word, expected))
+    }
+
+    /// Records where the literal at `i` first differs from `word`.
+    #[cold]
+    fn literal_error(&mut self, i: usize, word: &'static [u8], expected: &'static str) -> Stop {
+        let rest = &self.bytes[i..];
+        let same = rest
+            .iter()
+            .zip(word)
+            .take_while(|(got, want)| got == want)
+            .count();
+        let kind = if same < rest.len() {
+            JsonErrorKind::Expected(expected)
+        } else {
+            JsonErrorKind::UnexpectedEnd(expected)
         };
-        for (n, &want) in word.iter().enumerate() {
-            match self.bytes.get(self.pos + n) {
-                Some(&b) if b == want => {}
-                Some(_) => {
-                    return Err(self.fail(self.pos + n, JsonErrorKind::Expected(expected)));
-                }
-                None => {
-                    return Err(self.fail(self.pos + n, JsonErrorKind::UnexpectedEnd(expected)));
-                }
-            }
-        }
-        self.pos += word.len();
-        Ok(())
+        self.fail(i + same, kind)
     }
 
-    fn enter(&mut self) -> Step<()> {
+    /// Enters the object or array whose opening bracket is at `i`.
+    #[inline(always)]
+    fn enter(&mut self, i: usize) -> Step<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.fail_here(JsonErrorKind::TooDeep));
+            return Err(self.fail(i, JsonErrorKind::TooDeep));
         }
         Ok(())
     }
 
-    fn expect(&mut self, byte: u8, what: &'static str) -> Step<()> {
-        match self.peek() {
-            Some(b) if b == byte => {
-                self.pos += 1;
-                Ok(())
-            }
-            Some(_) => Err(self.fail_here(JsonErrorKind::Expected(what))),
-            None => Err(self.fail_here(JsonErrorKind::UnexpectedEnd(what))),
-        }
-    }
-
-    #[inline]
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
-            self.pos += 1;
-        }
-    }
-
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.pos).copied()
-    }
-
-    /// Records an error at the current position.
+    /// Records an error at `i`, where `what` was expected.
     #[cold]
-    fn fail_here(&mut self, kind: JsonErrorKind) -> Stop {
-        self.fail(self.pos, kind)
+    fn unexpected(&mut self, i: usize, what: &'static str) -> Stop {
+        let kind = if i < self.bytes.len() {
+            JsonErrorKind::Expected(what)
+        } else {
+            JsonErrorKind::UnexpectedEnd(what)
+        };
+        self.fail(i, kind)
     }
 
     /// Records an error at `offset`.
@@ -392,26 +382,52 @@ impl<'a, 'p> Scanner<'a, 'p> {
     }
 }
 
+/// Whether the member name whose raw text (without quotes) is `raw` is `name`
+/// once unescaped.
+#[inline(always)]
+fn key_is(raw: &[u8], escaped: bool, name: &[u8]) -> bool {
+    if escaped {
+        unescape::equals(raw, name)
+    } else {
+        raw == name
+    }
+}
+
+/// Returns the index of the first byte at or after `i` that is not JSON
+/// whitespace. Compact JSON has none, so that case is checked first and
+/// inlined.
+#[inline(always)]
+fn skip_whitespace(bytes: &[u8], i: usize) -> usize {
+    match bytes.get(i) {
+        Some(&b) if b > b' ' => i,
+        _ => skip_whitespace_run(bytes, i),
+    }
+}
+
+fn skip_whitespace_run(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(i) {
+        i += 1;
+    }
+    i
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Reads the eight bytes at `i` as a little-endian word, if there are eight.
+#[inline(always)]
+fn word_at(bytes: &[u8], i: usize) -> Option<u64> {
+    let chunk = bytes.get(i..)?.first_chunk::<8>()?;
+    Some(u64::from_le_bytes(*chunk))
+}
+
 /// Returns the index of the first byte at or after `i` that needs attention
 /// inside a string: a quote, a backslash, a control character or a non-ASCII
 /// byte. Most string bytes are plain, so this checks eight at a time.
-#[inline]
+#[inline(always)]
 fn skip_plain_string_bytes(bytes: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Sets the high bit of each byte of `word` that is zero. Borrows can set
-    // bits above the first zero byte too, never below it, so the lowest set
-    // bit is exact.
-    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
-
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let special = zero_bytes(word ^ (ONES * u64::from(b'"')))
-            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
-            | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
-            | (word & HIGH);
+    while let Some(word) = word_at(bytes, i) {
+        let special = special_string_bytes(word);
         if special != 0 {
             return i + (special.trailing_zeros() / 8) as usize;
         }
@@ -423,11 +439,51 @@ fn skip_plain_string_bytes(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Sets the high bit of the lowest byte of `word` that needs attention in a
+/// string (see [`skip_plain_string_bytes`]); returns 0 when none does. Bits
+/// above that byte may be set too.
+#[inline(always)]
+fn special_string_bytes(word: u64) -> u64 {
+    // A subtraction sets a byte's high bit when the byte was below the
+    // subtrahend: `x - ONES` flags zero bytes of `x` (here, bytes equal to `"`
+    // or `\` after the xor), `word - 0x20 * ONES` flags control characters,
+    // and `word` itself flags non-ASCII bytes. A byte at or above 0x80 may be
+    // flagged by any term but needs attention anyway. Borrows only start at a
+    // flagged byte and only move upwards, so the lowest flag is exact.
+    let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    let control = word.wrapping_sub(ONES * 0x20);
+    (quote | backslash | control | word) & HIGH
+}
+
+/// Returns the index of the first byte at or after `i` that is not an ASCII
+/// digit, checking eight at a time.
+#[inline(always)]
 fn skip_digits(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(word) = word_at(bytes, i) {
+        let others = non_digit_bytes(word);
+        if others != 0 {
+            return i + (others.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
     while bytes.get(i).is_some_and(u8::is_ascii_digit) {
         i += 1;
     }
     i
+}
+
+/// Sets the high bit of the lowest byte of `word` that is not an ASCII digit;
+/// returns 0 when all are digits. Bits above that byte may be set too.
+#[inline(always)]
+fn non_digit_bytes(word: u64) -> u64 {
+    // As in `special_string_bytes`: `word - b'0'` flags bytes below `0`,
+    // `word + (0x80 - b':')` flags bytes above `9`, and `word` non-ASCII
+    // bytes. Carries and borrows start only at a flagged byte and move
+    // upwards.
+    let below_zero = word.wrapping_sub(ONES * u64::from(b'0'));
+    let above_nine = word.wrapping_add(ONES * (0x80 - u64::from(b':')));
+    (below_zero | above_nine | word) & HIGH
 }
 
 fn digit_error(bytes: &[u8], i: usize, what: &'static str) -> JsonError {
