@@ -175,3 +175,146 @@ fn plugin_check_refuses_what_is_not_a_component() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).starts_with("error: cannot read plugin `missing.wasm`: "));
 }
+
+#[test]
+fn ctrl_c_drains_what_was_read_and_flushes_the_sinks() {
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        r#"
+[pipeline]
+name = "endless"
+parallelism = 2
+
+[[source]]
+name = "clicks"
+type = "generator"
+events = "clicks"
+rate = 5000.0
+
+[key_by]
+field = "user"
+
+[[sink]]
+name = "out"
+type = "file"
+path = "out.jsonl"
+"#,
+    );
+    let child = Command::new(weir_binary())
+        .args(["run", "pipeline.toml"])
+        .current_dir(scratch.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("weir starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(status.expect("kill runs").success());
+    let output = child.wait_with_output().expect("weir exits");
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "stderr: {stderr}");
+    assert!(
+        stderr.contains("stopping: draining what was read"),
+        "{stderr}"
+    );
+
+    // Every event read was written, and the file holds exactly those.
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("endless: read "))
+        .expect("summary");
+    let numbers: Vec<u64> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (read, written) = (numbers[0], numbers[1]);
+    assert!(read > 0, "{summary}");
+    assert_eq!(read, written, "{summary}");
+    assert_eq!(scratch.lines("out.jsonl").len() as u64, written);
+}
+
+#[test]
+fn metrics_are_served_in_the_prometheus_format() {
+    let scratch = Scratch::new();
+    scratch.write("in.jsonl", "{\"n\":1}\n{\"n\":5}\nnot json\n");
+    scratch.write(
+        "pipeline.toml",
+        &format!(
+            r#"
+[pipeline]
+name = "observed"
+
+[[source]]
+name = "in"
+type = "file"
+path = "in.jsonl"
+follow = true
+
+[[stage]]
+name = "big"
+plugin = {filter}
+config = {{ field = "n", op = ">", value = "2" }}
+
+[[sink]]
+name = "out"
+type = "file"
+path = "out.jsonl"
+"#,
+            filter = toml_path(&plugin("filter")),
+        ),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(weir_binary())
+        .args(["run", "pipeline.toml", "--metrics-addr", &addr])
+        .current_dir(scratch.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("weir starts");
+
+    // The followed file keeps the pipeline running; poll until all three
+    // events are counted.
+    let mut body = String::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        body = scrape(&addr).unwrap_or_default();
+        if body.contains("weir_sink_events_total{pipeline=\"observed\",sink=\"out\"} 1\n") {
+            break;
+        }
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+
+    for expected in [
+        "weir_source_events_total{pipeline=\"observed\",source=\"in\"} 3\n",
+        "weir_stage_events_in_total{pipeline=\"observed\",stage=\"big\"} 3\n",
+        "weir_stage_events_out_total{pipeline=\"observed\",stage=\"big\"} 1\n",
+        "weir_dead_letters_total{pipeline=\"observed\",stage=\"big\",kind=\"rejected\"} 1\n",
+        "weir_sink_events_total{pipeline=\"observed\",sink=\"out\"} 1\n",
+        "# TYPE weir_plugin_call_duration_seconds histogram\n",
+    ] {
+        assert!(body.contains(expected), "missing {expected:?} in\n{body}");
+    }
+}
+
+/// The body of an HTTP GET of `/metrics` on `addr`.
+fn scrape(addr: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default())
+}

@@ -177,11 +177,11 @@ impl<'a, 'p> Scanner<'a, 'p> {
             }
             let (key_end, escaped) = self.string(i)?;
             let mut child = None;
-            if let Some((name, k)) = segment {
-                if key_is(&bytes[i + 1..key_end - 1], escaped, name) {
-                    child = Some(k);
-                    segment = None;
-                }
+            if let Some((name, k)) = segment
+                && key_is(&bytes[i + 1..key_end - 1], escaped, name)
+            {
+                child = Some(k);
+                segment = None;
             }
 
             i = skip_whitespace(bytes, key_end);
@@ -800,5 +800,172 @@ mod tests {
         let err = find(br#"{"a": 1, "b": tru}"#, &path).unwrap_err();
         assert_eq!(err.to_string(), "invalid json at byte 17: expected `true`");
         assert!(find(br#"{"a": 1} 2"#, &path).is_err());
+    }
+
+    /// Bytes a string can hold without escaping or UTF-8 decoding.
+    fn is_plain(b: u8) -> bool {
+        (0x20..0x80).contains(&b) && b != b'"' && b != b'\\'
+    }
+
+    #[test]
+    fn word_masks_flag_exactly_the_first_byte_needing_attention() {
+        // Every byte value at every position of a word, after plain or digit
+        // bytes and before a few different tails (which may borrow).
+        for tail in [0x00u8, b'"', b'a', b'5', 0xff] {
+            for at in 0..8 {
+                for b in 0..=255u8 {
+                    let mut bytes = [tail; 8];
+                    bytes[..at].fill(b'1');
+                    bytes[at] = b;
+                    let word = u64::from_le_bytes(bytes);
+
+                    let special = special_string_bytes(word);
+                    if is_plain(b) {
+                        assert!(special == 0 || special.trailing_zeros() / 8 > at as u32);
+                    } else {
+                        assert_eq!(special.trailing_zeros() / 8, at as u32, "{b:#x} at {at}");
+                    }
+                    let others = non_digit_bytes(word);
+                    if b.is_ascii_digit() {
+                        assert!(others == 0 || others.trailing_zeros() / 8 > at as u32);
+                    } else {
+                        assert_eq!(others.trailing_zeros() / 8, at as u32, "{b:#x} at {at}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strings_of_every_length_near_chunk_sizes() {
+        for len in 0..40 {
+            let text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"[..len].to_owned();
+            let alone = format!("\"{text}\"");
+            assert_eq!(validate(alone.as_bytes()), Ok(()), "{alone}");
+            let member = format!("{{\"{text}\":\"{text}\",\"k\":1}}");
+            assert_eq!(find_str(&member, "k"), Some("1"), "{member}");
+            if len > 0 {
+                assert_eq!(find_str(&member, &text), Some(alone.as_str()));
+            }
+            let unclosed = format!("\"{text}");
+            let err = validate(unclosed.as_bytes()).unwrap_err();
+            assert_eq!(err.offset, unclosed.len(), "{unclosed}");
+        }
+    }
+
+    #[test]
+    fn control_characters_at_every_position_of_a_chunk() {
+        for len in 1..24 {
+            for at in 0..len {
+                for control in [0x00, 0x09, 0x0a, 0x1f] {
+                    let mut json = vec![b'"'];
+                    json.extend((0..len).map(|n| b'a' + n as u8));
+                    json.extend_from_slice(b"\"  ");
+                    json[1 + at] = control;
+                    let err = validate(&json).unwrap_err();
+                    assert_eq!(err.kind(), JsonErrorKind::ControlCharacter);
+                    assert_eq!(err.offset, 1 + at, "{json:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_and_utf8_across_chunk_boundaries() {
+        let inserts: &[&str] = &[
+            "\\n",
+            "\\\"",
+            "\\\\",
+            "\\u00e9",
+            "\\ud83d\\ude00",
+            "\u{e9}",
+            "\u{4e16}",
+            "\u{1f600}",
+        ];
+        for insert in inserts {
+            for before in 0..18 {
+                let text = format!("{}{insert}xyz", "p".repeat(before));
+                let json = format!("{{\"{text}\":[\"{text}\",\"{text}\"],\"n\":2}}");
+                assert_eq!(find_str(&json, "n"), Some("2"), "{json}");
+                let decoded =
+                    crate::scalar::key_bytes(format!("\"{text}\"").as_bytes()).into_owned();
+                let key = String::from_utf8(decoded).unwrap();
+                assert_eq!(
+                    find_str(&json, &format!("{key}.1")),
+                    Some(format!("\"{text}\"").as_str())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_and_escapes_across_chunk_boundaries() {
+        let cases: &[(&[u8], usize, JsonErrorKind)] = &[
+            (b"\xff", 0, JsonErrorKind::InvalidUtf8),
+            (b"\xc3(", 0, JsonErrorKind::InvalidUtf8),
+            (b"\xe4\xb8", 0, JsonErrorKind::InvalidUtf8),
+            (b"\xed\xa0\x80", 0, JsonErrorKind::InvalidUtf8),
+            (b"\x80", 0, JsonErrorKind::InvalidUtf8),
+            (b"\\q", 0, JsonErrorKind::InvalidEscape),
+            (b"\\u12x4", 0, JsonErrorKind::InvalidUnicodeEscape),
+            (b"\\udc00", 0, JsonErrorKind::UnpairedSurrogate),
+        ];
+        for &(bad, at, kind) in cases {
+            for before in 0..18 {
+                let mut json = b"[\"".to_vec();
+                json.extend(std::iter::repeat_n(b'p', before));
+                json.extend_from_slice(bad);
+                json.extend_from_slice(b"\"]");
+                let err = validate(&json).unwrap_err();
+                assert_eq!(
+                    (err.kind(), err.offset),
+                    (kind, 2 + before + at),
+                    "{json:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_of_every_length_near_chunk_sizes() {
+        for digits in 1..30 {
+            let int: String = (0..digits)
+                .map(|n| char::from(b'1' + (n % 9) as u8))
+                .collect();
+            for number in [
+                int.clone(),
+                format!("-{int}"),
+                format!("{int}.{int}"),
+                format!("-0.{int}e-{int}"),
+                format!("{int}E+{int}"),
+            ] {
+                assert_eq!(validate(number.as_bytes()), Ok(()), "{number}");
+                let json = format!("{{\"a\":{number},\"b\":[{number}]}}");
+                assert_eq!(find_str(&json, "a"), Some(number.as_str()));
+                assert_eq!(find_str(&json, "b.0"), Some(number.as_str()));
+            }
+            let trailing = format!("{int}x");
+            let err = validate(trailing.as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), JsonErrorKind::TrailingCharacters);
+            assert_eq!(err.offset, digits);
+            let unfinished = format!("{int}.");
+            assert_eq!(
+                validate(unfinished.as_bytes()).unwrap_err().offset,
+                digits + 1
+            );
+            let zero = format!("-0{int}");
+            assert_eq!(
+                validate(zero.as_bytes()).unwrap_err().kind(),
+                JsonErrorKind::LeadingZero
+            );
+        }
+    }
+
+    #[test]
+    fn whitespace_everywhere_it_is_allowed() {
+        let json = " \n{ \"a\" :\t[ 1 , \"x\" , true ] ,\r\n \"b\" : { } , \"c\" : [ ] } \n";
+        assert_eq!(find_str(json, "a.1"), Some("\"x\""));
+        assert_eq!(find_str(json, "b"), Some("{ }"));
+        assert_eq!(find_str(json, "c"), Some("[ ]"));
     }
 }
