@@ -46,34 +46,49 @@ fn main() {
     let mut stage = Stage::new(plugin, spec, ErrorPolicy::DeadLetter, metrics).expect("stage");
     let path = Path::parse("amount").unwrap();
 
+    // For profiling one side: WEIR_BENCH_ONLY=wasm or native, and
+    // WEIR_BENCH_BATCH=1024 to run a single batch size.
+    let only = std::env::var("WEIR_BENCH_ONLY").unwrap_or_default();
+    let sizes: Vec<usize> = match std::env::var("WEIR_BENCH_BATCH") {
+        Ok(size) => vec![size.parse().expect("WEIR_BENCH_BATCH is a number")],
+        Err(_) => vec![1, 64, 1024],
+    };
     println!("filter `amount > 500` on ~200-byte JSON events, one core");
     println!(
         "{:>6}  {:>14}  {:>14}  {:>10}",
         "batch", "wasm ev/s", "native ev/s", "wasm/native"
     );
-    for batch in [1usize, 64, 1024] {
+    for batch in sizes {
         let input = payments(batch);
         let mut out = Vec::with_capacity(batch);
         let mut dead = Vec::new();
-        let wasm = measure(&input, BUDGET, |events| {
-            out.clear();
-            let output = StageOutput {
-                events: &mut out,
-                dead: &mut dead,
-            };
-            stage
-                .process(events, output)
-                .expect("filter never fails here");
+        let wasm = (only != "native").then(|| {
+            measure(&input, BUDGET, |events| {
+                out.clear();
+                let output = StageOutput {
+                    events: &mut out,
+                    dead: &mut dead,
+                };
+                stage
+                    .process(events, output)
+                    .expect("filter never fails here");
+            })
         });
-        let native = measure(&input, BUDGET, |events| {
-            out.clear();
-            native_filter(events, &path, &mut out);
+        let native = (only != "wasm").then(|| {
+            measure(&input, BUDGET, |events| {
+                out.clear();
+                native_filter(events, &path, &mut out);
+            })
         });
+        let ratio = match (wasm, native) {
+            (Some(wasm), Some(native)) => format!("{:.2}x", native / wasm),
+            _ => "-".into(),
+        };
+        let show = |rate: Option<f64>| rate.map_or("-".into(), si);
         println!(
-            "{batch:>6}  {:>14}  {:>14}  {:>9.2}x",
-            si(wasm),
-            si(native),
-            native / wasm
+            "{batch:>6}  {:>14}  {:>14}  {ratio:>11}",
+            show(wasm),
+            show(native)
         );
     }
 }
