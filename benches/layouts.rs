@@ -90,6 +90,47 @@ fn main() {
     )
     .unwrap();
 
+    println!("the boundary alone: keep every other ~200-byte event, one core");
+    println!(
+        "{:>6}  {:>16}  {:>16}  {:>15}",
+        "batch", "records ns/ev", "packed ns/ev", "records/packed"
+    );
+    for batch in [1usize, 64, 1024] {
+        let input = payments(batch);
+        let mut out: Vec<Event> = Vec::with_capacity(batch);
+        let mut frames = Vec::new();
+        let mut ends = Vec::new();
+        let by_records = measure(&input, BUDGET, |events| {
+            out.clear();
+            let batch: Vec<records::Event> = events.into_iter().map(to_record).collect();
+            let kept = records.call_alternate(&mut store, &batch).unwrap();
+            out.extend(kept.into_iter().map(from_record));
+        });
+        let packed = measure(&input, BUDGET, |events| {
+            out.clear();
+            frames.clear();
+            ends.clear();
+            for event in &events {
+                frames.extend_from_slice(&event.value);
+                ends.push(frames.len() as u32);
+            }
+            let kept = records
+                .call_alternate_packed(&mut store, &frames, &ends)
+                .unwrap();
+            let mut events: Vec<Option<Event>> = events.into_iter().map(Some).collect();
+            out.extend(
+                kept.iter()
+                    .filter_map(|&i| events.get_mut(i as usize)?.take()),
+            );
+        });
+        println!(
+            "{batch:>6}  {:>16.1}  {:>16.1}  {:>14.1}x",
+            1e9 / by_records,
+            1e9 / packed,
+            packed / by_records
+        );
+    }
+    println!();
     println!("filter `amount > 500` on ~200-byte JSON events: two layouts, one core");
     println!(
         "{:>6}  {:>16}  {:>16}  {:>15}",

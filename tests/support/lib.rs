@@ -167,3 +167,5 @@ pub fn toml_string(text: &str) -> String {
     out.push('"');
     out
 }
+
+pub mod sdk;

@@ -23,6 +23,23 @@ impl Guest for Filter {
             })
             .collect()
     }
+
+    fn alternate(input: Vec<Event>) -> Vec<Event> {
+        input.into_iter().step_by(2).collect()
+    }
+
+    fn alternate_packed(frames: Vec<u8>, ends: Vec<u32>) -> Vec<u32> {
+        // Touch each frame's bounds as a real plugin would before deciding.
+        let mut start = 0u32;
+        let mut kept = Vec::with_capacity(ends.len() / 2 + 1);
+        for (i, &end) in ends.iter().enumerate() {
+            if i % 2 == 0 && end >= start && (end as usize) <= frames.len() {
+                kept.push(i as u32);
+            }
+            start = end;
+        }
+        kept
+    }
 }
 
 export!(Filter);
