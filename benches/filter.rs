@@ -5,45 +5,17 @@
 //! filter` once the plugins are built). Prints events per second per core
 //! for both and the ratio of their costs per event.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use weir::config::{ErrorPolicy, Limits};
-use weir::engine::stage::{Stage, StageOutput};
+use weir::engine::stage::StageOutput;
 use weir::event::Event;
-use weir::metrics::Metrics;
-use weir::plugin::PluginRuntime;
-use weir::plugin::instance::StageSpec;
-use weir_benches::{measure, payments, si};
+use weir_benches::{filter_stage, measure, payments, si};
 use weir_json::{Path, Scalar};
 
 const BUDGET: Duration = Duration::from_secs(3);
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    let filter = root.join("plugins/target/wasm32-wasip2/release/filter.wasm");
-    let metrics = Arc::new(Metrics::new("bench"));
-    let runtime = PluginRuntime::new(
-        Some(root.join("target/bench-plugin-cache")),
-        metrics.clone(),
-    )
-    .expect("plugin runtime");
-    let plugin = runtime
-        .load(&filter)
-        .expect("run `cargo xtask plugins` first");
-    let spec = StageSpec {
-        name: "filter".into(),
-        config: vec![
-            ("field".into(), "amount".into()),
-            ("op".into(), ">".into()),
-            ("value".into(), "500".into()),
-        ],
-        limits: Limits::default(),
-    };
-    let mut stage = Stage::new(plugin, spec, ErrorPolicy::DeadLetter, metrics).expect("stage");
+    let (_runtime, mut stage) = filter_stage();
     let path = Path::parse("amount").unwrap();
 
     // For profiling one side: WEIR_BENCH_ONLY=wasm or native, and

@@ -9,19 +9,14 @@
 //! Both guests run the same filter (`amount > 500`) with the same JSON
 //! scanner. Run with `cargo xtask bench`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use weir::config::{ErrorPolicy, Limits};
-use weir::engine::stage::{Stage, StageOutput};
+use weir::engine::stage::StageOutput;
 use weir::event::Event;
-use weir::metrics::Metrics;
-use weir::plugin::PluginRuntime;
-use weir::plugin::instance::StageSpec;
-use weir_benches::{measure, payments};
+use weir_benches::{filter_stage, measure, payments, root};
 
 wasmtime::component::bindgen!({
     path: "wit/layouts.wit",
@@ -47,11 +42,8 @@ impl WasiView for Host {
 }
 
 fn main() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    let guest = root.join("benches/layouts-guest/target/wasm32-wasip2/release/layouts_guest.wasm");
+    let guest =
+        root().join("benches/layouts-guest/target/wasm32-wasip2/release/layouts_guest.wasm");
 
     // The records guest, on an engine configured like weir's.
     let mut config = Config::new();
@@ -70,25 +62,7 @@ fn main() {
     let records = bindings.weir_bench_records();
 
     // The packed guest, through a weir stage.
-    let metrics = Arc::new(Metrics::new("bench"));
-    let runtime = PluginRuntime::new(None, metrics.clone()).unwrap();
-    let plugin = runtime.load(&root.join("plugins/target/wasm32-wasip2/release/filter.wasm"));
-    let spec = StageSpec {
-        name: "filter".into(),
-        config: vec![
-            ("field".into(), "amount".into()),
-            ("op".into(), ">".into()),
-            ("value".into(), "500".into()),
-        ],
-        limits: Limits::default(),
-    };
-    let mut stage = Stage::new(
-        plugin.expect("filter plugin"),
-        spec,
-        ErrorPolicy::DeadLetter,
-        metrics,
-    )
-    .unwrap();
+    let (_runtime, mut stage) = filter_stage();
 
     println!("the boundary alone: keep every other ~200-byte event, one core");
     println!(

@@ -3,7 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use weir::config::{ErrorPolicy, Limits};
+use weir::engine::stage::Stage;
 use weir::event::Event;
+use weir::metrics::Metrics;
+use weir::plugin::PluginRuntime;
+use weir::plugin::instance::StageSpec;
 
 /// `n` payment events of about 200 bytes, with amounts spread over
 /// 0..1000 so that a filter on `amount > 500` keeps about half.
@@ -80,4 +88,36 @@ pub fn thread_cpu_time() -> Duration {
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("benches/ has a parent")
+        .into()
+}
+
+/// A weir stage running the shipped `filter` plugin with `amount > 500`,
+/// and the runtime it came from, which must outlive it (its ticker thread
+/// enforces the stage's time limit).
+pub fn filter_stage() -> (PluginRuntime, Stage) {
+    let metrics = Arc::new(Metrics::new("bench"));
+    let cache = root().join("target/bench-plugin-cache");
+    let runtime = PluginRuntime::new(Some(cache), metrics.clone()).expect("plugin runtime");
+    let filter = root().join("plugins/target/wasm32-wasip2/release/filter.wasm");
+    let plugin = runtime
+        .load(&filter)
+        .expect("run `cargo xtask plugins` first");
+    let spec = StageSpec {
+        name: "filter".into(),
+        config: vec![
+            ("field".into(), "amount".into()),
+            ("op".into(), ">".into()),
+            ("value".into(), "500".into()),
+        ],
+        limits: Limits::default(),
+    };
+    let stage = Stage::new(plugin, spec, ErrorPolicy::DeadLetter, metrics).expect("filter stage");
+    (runtime, stage)
 }

@@ -2,7 +2,7 @@
 //! `dlq` (the default) is covered by `plugins_hostile`; here `skip`, `fail`
 //! and `retry`.
 
-use weir_tests::{Scratch, plugin, run_pipeline, runtime, toml_path};
+use weir_tests::{Scratch, file_pipeline, plugin, run_pipeline, runtime, toml_path};
 
 /// Ten events; 3 and 7 make the hostile plugin panic.
 fn input() -> String {
@@ -18,36 +18,18 @@ fn pipeline(
     batch_size: usize,
 ) -> std::path::PathBuf {
     scratch.write("in.jsonl", &input());
-    scratch.write(
-        "pipeline.toml",
-        &format!(
-            r#"
-[pipeline]
-batch_size = {batch_size}
-
-[[source]]
-name = "in"
-type = "file"
-path = "in.jsonl"
-
+    let stage = format!(
+        r#"
 [[stage]]
 name = "{stage}"
 plugin = {plugin}
 config = {{ behaviour = "panic" }}
 on_error = {on_error}
-
-[[sink]]
-name = "out"
-type = "file"
-path = "out.jsonl"
-
-[dead_letter]
-type = "file"
-path = "dead.jsonl"
 "#,
-            plugin = toml_path(&plugin("hostile")),
-        ),
-    )
+        plugin = toml_path(&plugin("hostile")),
+    );
+    let settings = format!("batch_size = {batch_size}");
+    scratch.write("pipeline.toml", &file_pipeline(&settings, &stage))
 }
 
 fn ids(lines: &[String]) -> Vec<u64> {

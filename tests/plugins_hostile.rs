@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use weir_tests::{Scratch, plugin, run_pipeline, toml_path};
+use weir_tests::{Scratch, file_pipeline, plugin, run_pipeline, toml_path};
 
 /// Ten events; 3 and 7 are marked.
 const MARKED: [u64; 2] = [3, 7];
@@ -29,37 +29,18 @@ struct Run {
 fn run(behaviour: &str, extra_config: &str, limits: &str, batch_size: usize) -> Run {
     let scratch = Scratch::new();
     scratch.write("in.jsonl", &input());
-    let path = scratch.write(
-        "pipeline.toml",
-        &format!(
-            r#"
-[pipeline]
-name = "hostile"
-batch_size = {batch_size}
-
-[[source]]
-name = "in"
-type = "file"
-path = "in.jsonl"
-
+    let stage = format!(
+        r#"
 [[stage]]
 name = "hostile"
 plugin = {plugin}
 config = {{ behaviour = "{behaviour}"{extra_config} }}
 limits = {{ {limits} }}
-
-[[sink]]
-name = "out"
-type = "file"
-path = "out.jsonl"
-
-[dead_letter]
-type = "file"
-path = "dead.jsonl"
 "#,
-            plugin = toml_path(&plugin("hostile")),
-        ),
+        plugin = toml_path(&plugin("hostile")),
     );
+    let settings = format!("name = \"hostile\"\nbatch_size = {batch_size}");
+    let path = scratch.write("pipeline.toml", &file_pipeline(&settings, &stage));
     let started = Instant::now();
     let summary = run_pipeline(&path).expect("the pipeline survives a hostile plugin");
     let elapsed = started.elapsed();

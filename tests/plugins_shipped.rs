@@ -1,7 +1,7 @@
 //! Each shipped plugin in a pipeline, on the same five payments, with the
 //! exact outputs and dead letters a user gets.
 
-use weir_tests::{Scratch, plugin, run_pipeline, toml_path};
+use weir_tests::{Scratch, file_pipeline, plugin, run_pipeline, toml_path};
 
 const INPUT: &str = r#"{"id":1,"card":"c-1","amount":950.5,"email":"ann@example.com","ip":"10.0.0.1","country":"DE"}
 {"id":2,"card":"c-2","amount":12,"email":"bob@example.com","country":"us"}
@@ -18,34 +18,13 @@ fn line(n: usize) -> &'static str {
 fn run_stage(plugin_name: &str, config: &str) -> (Vec<String>, Vec<String>) {
     let scratch = Scratch::new();
     scratch.write("in.jsonl", INPUT);
+    let stage = format!(
+        "[[stage]]\nname = \"stage\"\nplugin = {}\nconfig = {config}",
+        toml_path(&plugin(plugin_name))
+    );
     let path = scratch.write(
         "pipeline.toml",
-        &format!(
-            r#"
-[pipeline]
-name = "shipped"
-
-[[source]]
-name = "in"
-type = "file"
-path = "in.jsonl"
-
-[[stage]]
-name = "stage"
-plugin = {plugin}
-config = {config}
-
-[[sink]]
-name = "out"
-type = "file"
-path = "out.jsonl"
-
-[dead_letter]
-type = "file"
-path = "dead.jsonl"
-"#,
-            plugin = toml_path(&plugin(plugin_name)),
-        ),
+        &file_pipeline(r#"name = "shipped""#, &stage),
     );
     let summary = run_pipeline(&path).expect("pipeline runs");
     let out = scratch.lines("out.jsonl");

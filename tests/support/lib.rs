@@ -169,3 +169,32 @@ pub fn toml_string(text: &str) -> String {
 }
 
 pub mod sdk;
+
+/// The text of a pipeline file that reads `in.jsonl`, runs `stages` (TOML
+/// `[[stage]]` tables), writes outputs to `out.jsonl` and dead letters to
+/// `dead.jsonl`, all beside the pipeline file. `settings` is the body of the
+/// `[pipeline]` table.
+pub fn file_pipeline(settings: &str, stages: &str) -> String {
+    format!(
+        r#"
+[pipeline]
+{settings}
+
+[[source]]
+name = "in"
+type = "file"
+path = "in.jsonl"
+
+{stages}
+
+[[sink]]
+name = "out"
+type = "file"
+path = "out.jsonl"
+
+[dead_letter]
+type = "file"
+path = "dead.jsonl"
+"#
+    )
+}
