@@ -12,3 +12,4 @@ pub mod metrics;
 pub mod plugin;
 pub mod sink;
 pub mod source;
+pub mod window;

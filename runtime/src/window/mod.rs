@@ -1,0 +1,403 @@
+//! Event-time windows over keyed events: tumbling, sliding and session
+//! windows with built-in aggregates, allowed lateness and late events.
+//!
+//! # Semantics
+//!
+//! A watermark `W` says "no more events with time `<= W` are expected". A
+//! window `[start, end)` is complete when `W >= end - 1`; its result is
+//! emitted then (not an update). It stays alive for `allowed_lateness` more:
+//! until `W >= end - 1 + allowed_lateness`, when its state is dropped.
+//!
+//! An event with time `t > W` is on time and is added. An event with
+//! `t <= W` is late: it is added to the windows containing it that are still
+//! alive, and each of those that was already complete is emitted again with
+//! the corrected result, marked as an update. A late event with no alive
+//! window is returned as [`Verdict::Late`] for the late side output: never
+//! dropped silently. Emissions a late event causes are updates; emissions a
+//! watermark causes are not.
+//!
+//! Windows start at multiples of the slide (of the size for tumbling
+//! windows), counted from the Unix epoch. A window with no event emits
+//! nothing. A session window is `[first event, last event + gap)`; an event
+//! that falls within `gap` of a session joins it, and one that bridges two
+//! sessions merges them.
+//!
+//! Sliding windows are assembled from slices of `gcd(size, slide)`: an event
+//! updates one slice, whatever `size / slide` is; a window's result merges
+//! its slices when it is emitted.
+//!
+//! FIXME: window state lives in memory (per worker); it belongs in the
+//! keyed-state store (RocksDB) so that it survives restarts and stays
+//! bounded by disk rather than memory.
+
+pub mod aggregate;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use aggregate::{Accumulator, Function, Input, Value};
+
+/// The shape of a window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Fixed, non-overlapping windows of `size` milliseconds.
+    Tumbling {
+        /// Window length in ms.
+        size: i64,
+    },
+    /// Windows of `size` ms starting every `slide` ms.
+    Sliding {
+        /// Window length in ms.
+        size: i64,
+        /// Distance between window starts in ms.
+        slide: i64,
+    },
+    /// Windows that close after `gap` ms without events for the key.
+    Session {
+        /// Inactivity gap in ms.
+        gap: i64,
+    },
+}
+
+/// A window operator's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowSpec {
+    /// The window shape.
+    pub kind: WindowKind,
+    /// How long after completion late events still update a window, in ms.
+    pub allowed_lateness: i64,
+    /// The aggregate functions, in output order.
+    pub functions: Vec<Function>,
+}
+
+/// One emitted window result.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowResult {
+    /// The key.
+    pub key: Arc<[u8]>,
+    /// Window start (inclusive), ms.
+    pub start: i64,
+    /// Window end (exclusive), ms.
+    pub end: i64,
+    /// One value per aggregate, in spec order.
+    pub values: Vec<Value>,
+    /// Whether this corrects a result emitted before (caused by a late
+    /// event).
+    pub update: bool,
+}
+
+/// What became of an added event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The event is in at least one window.
+    Accepted,
+    /// Too late for every window it belongs to: route it to the late output.
+    Late,
+}
+
+/// The window operator for the keys of one worker.
+pub struct WindowOperator {
+    spec: WindowSpec,
+    watermark: i64,
+    seq: u64,
+    keys: HashMap<Arc<[u8]>, KeyState>,
+    /// Pending work by time: fire a window or drop state.
+    timers: BTreeSet<(i64, TimerKind, Arc<[u8]>, i64)>,
+}
+
+/// What a timer does; fire before cleanup at the same time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// Emit the window ending at the timer's `end`.
+    Fire,
+    /// Drop the slice starting (or the session ending) at the timer's value.
+    Cleanup,
+}
+
+#[derive(Default)]
+struct KeyState {
+    /// Tumbling and sliding: slice start → accumulators.
+    slices: BTreeMap<i64, Vec<Accumulator>>,
+    /// Sessions: end → (start, accumulators).
+    sessions: BTreeMap<i64, (i64, Vec<Accumulator>)>,
+}
+
+impl WindowOperator {
+    /// An operator with no state and no watermark yet.
+    pub fn new(spec: WindowSpec) -> Self {
+        WindowOperator {
+            spec,
+            watermark: i64::MIN,
+            seq: 0,
+            keys: HashMap::new(),
+            timers: BTreeSet::new(),
+        }
+    }
+
+    /// The current watermark.
+    pub fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    /// Number of keys with live state (for metrics and tests).
+    pub fn live_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Adds an event of `key` at `time` whose aggregate inputs are `inputs`
+    /// (one per function, in spec order). Updates caused by a late event are
+    /// appended to `out`.
+    pub fn add(
+        &mut self,
+        key: &[u8],
+        time: i64,
+        inputs: &[Input],
+        out: &mut Vec<WindowResult>,
+    ) -> Verdict {
+        self.seq += 1;
+        match self.spec.kind {
+            WindowKind::Tumbling { size } => self.add_sliced(key, time, inputs, size, size, out),
+            WindowKind::Sliding { size, slide } => {
+                self.add_sliced(key, time, inputs, size, slide, out)
+            }
+            WindowKind::Session { gap } => self.add_session(key, time, inputs, gap, out),
+        }
+    }
+
+    /// Moves the watermark to `watermark` (ignored unless it advances):
+    /// emits every window it completes and drops state no window needs.
+    pub fn advance(&mut self, watermark: i64, out: &mut Vec<WindowResult>) {
+        if watermark <= self.watermark {
+            return;
+        }
+        self.watermark = watermark;
+        while let Some(&(at, kind, ref key, value)) = self.timers.first() {
+            if at > watermark {
+                break;
+            }
+            let key = key.clone();
+            self.timers.pop_first();
+            match (kind, self.spec.kind) {
+                (TimerKind::Fire, WindowKind::Session { .. }) => {
+                    if let Some(result) = self.session_result(&key, value, false) {
+                        out.push(result);
+                    }
+                }
+                (TimerKind::Fire, _) => {
+                    if let Some(result) = self.sliced_result(&key, value, false) {
+                        out.push(result);
+                    }
+                }
+                (TimerKind::Cleanup, WindowKind::Session { .. }) => {
+                    self.drop_state(&key, |state| state.sessions.remove(&value).is_some());
+                }
+                (TimerKind::Cleanup, _) => {
+                    self.drop_state(&key, |state| state.slices.remove(&value).is_some());
+                }
+            }
+        }
+    }
+
+    fn drop_state(&mut self, key: &[u8], remove: impl FnOnce(&mut KeyState) -> bool) {
+        if let Some(state) = self.keys.get_mut(key) {
+            remove(state);
+            if state.slices.is_empty() && state.sessions.is_empty() {
+                self.keys.remove(key);
+            }
+        }
+    }
+
+    fn accumulators(&self) -> Vec<Accumulator> {
+        self.spec
+            .functions
+            .iter()
+            .map(|f| Accumulator::new(*f))
+            .collect()
+    }
+
+    /// The last moment a window ending at `end` may change.
+    fn purge_time(&self, end: i64) -> i64 {
+        (end - 1).saturating_add(self.spec.allowed_lateness)
+    }
+
+    fn add_sliced(
+        &mut self,
+        key: &[u8],
+        time: i64,
+        inputs: &[Input],
+        size: i64,
+        slide: i64,
+        out: &mut Vec<WindowResult>,
+    ) -> Verdict {
+        let slice = gcd(size, slide);
+        let slice_start = time.div_euclid(slice) * slice;
+        // Starts of the windows containing `time`, latest first.
+        let latest = time.div_euclid(slide) * slide;
+        let starts: Vec<i64> = (0..)
+            .map(|k| latest - k * slide)
+            .take_while(|s| s + size > time)
+            .collect();
+        let watermark = self.watermark;
+        let late = time <= watermark;
+        let alive: Vec<i64> = starts
+            .iter()
+            .copied()
+            .filter(|s| self.purge_time(s + size) > watermark)
+            .collect();
+        if late && alive.is_empty() {
+            return Verdict::Late;
+        }
+
+        let fresh = self.accumulators();
+        let key: Arc<[u8]> = Arc::from(key);
+        let state = self.keys.entry(key.clone()).or_default();
+        let created = !state.slices.contains_key(&slice_start);
+        let accumulators = state.slices.entry(slice_start).or_insert(fresh);
+        for (acc, input) in accumulators.iter_mut().zip(inputs) {
+            acc.add(input, time, self.seq);
+        }
+        if created {
+            // Fire every window containing the slice that has not completed
+            // yet; drop the slice once the last of them can no longer change.
+            let first_start = (slice_start + slice - size).div_euclid(slide) * slide;
+            let first_start = if first_start + size < slice_start + slice {
+                first_start + slide
+            } else {
+                first_start
+            };
+            let mut last_end = i64::MIN;
+            let mut start = first_start;
+            while start <= slice_start {
+                let end = start + size;
+                if end - 1 > watermark {
+                    self.timers
+                        .insert((end - 1, TimerKind::Fire, key.clone(), end));
+                }
+                last_end = last_end.max(end);
+                start += slide;
+            }
+            let purge = self.purge_time(last_end);
+            self.timers
+                .insert((purge, TimerKind::Cleanup, key.clone(), slice_start));
+        }
+        if late {
+            // Correct every alive window that had already completed, in
+            // order of their end.
+            for start in alive.into_iter().rev() {
+                if start + size - 1 <= watermark
+                    && let Some(result) = self.sliced_result(&key, start + size, true)
+                {
+                    out.push(result);
+                }
+            }
+        }
+        Verdict::Accepted
+    }
+
+    /// The result of the tumbling or sliding window of `key` ending at `end`.
+    fn sliced_result(&self, key: &Arc<[u8]>, end: i64, update: bool) -> Option<WindowResult> {
+        let (size, _) = self.size_and_slide();
+        let state = self.keys.get(key)?;
+        let start = end - size;
+        let mut merged: Option<Vec<Accumulator>> = None;
+        for (_, accumulators) in state.slices.range(start..end) {
+            match &mut merged {
+                None => merged = Some(accumulators.clone()),
+                Some(merged) => {
+                    for (m, a) in merged.iter_mut().zip(accumulators) {
+                        m.merge(a);
+                    }
+                }
+            }
+        }
+        let values = merged?.iter().map(Accumulator::finish).collect();
+        Some(WindowResult {
+            key: key.clone(),
+            start,
+            end,
+            values,
+            update,
+        })
+    }
+
+    fn size_and_slide(&self) -> (i64, i64) {
+        match self.spec.kind {
+            WindowKind::Tumbling { size } => (size, size),
+            WindowKind::Sliding { size, slide } => (size, slide),
+            WindowKind::Session { gap } => (gap, gap),
+        }
+    }
+
+    fn add_session(
+        &mut self,
+        key: &[u8],
+        time: i64,
+        inputs: &[Input],
+        gap: i64,
+        out: &mut Vec<WindowResult>,
+    ) -> Verdict {
+        let watermark = self.watermark;
+        let mut fresh = self.accumulators();
+        for (acc, input) in fresh.iter_mut().zip(inputs) {
+            acc.add(input, time, self.seq);
+        }
+        let (mut start, mut end) = (time, time.saturating_add(gap));
+        let key: Arc<[u8]> = Arc::from(key);
+        let overlapping: Vec<i64> = match self.keys.get(&key) {
+            Some(state) => state
+                .sessions
+                .range(start.saturating_add(1)..)
+                .take_while(|(_, (s, _))| *s < end)
+                .map(|(e, _)| *e)
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(state) = self.keys.get(&key) {
+            for e in &overlapping {
+                let (s, _) = &state.sessions[e];
+                start = start.min(*s);
+                end = end.max(*e);
+            }
+        }
+        let late = time <= watermark;
+        if late && self.purge_time(end) <= watermark {
+            return Verdict::Late;
+        }
+        let state = self.keys.entry(key.clone()).or_default();
+        for e in overlapping {
+            if let Some((_, accumulators)) = state.sessions.remove(&e) {
+                for (f, a) in fresh.iter_mut().zip(&accumulators) {
+                    f.merge(a);
+                }
+            }
+        }
+        state.sessions.insert(end, (start, fresh));
+        if end - 1 > watermark {
+            self.timers
+                .insert((end - 1, TimerKind::Fire, key.clone(), end));
+        } else if let Some(result) = self.session_result(&key, end, true) {
+            out.push(result);
+        }
+        let purge = self.purge_time(end);
+        self.timers.insert((purge, TimerKind::Cleanup, key, end));
+        Verdict::Accepted
+    }
+
+    /// The result of `key`'s session ending at `end`, if it still exists
+    /// (timers of sessions that were merged away find nothing).
+    fn session_result(&self, key: &Arc<[u8]>, end: i64, update: bool) -> Option<WindowResult> {
+        let (start, accumulators) = self.keys.get(key)?.sessions.get(&end)?;
+        let values = accumulators.iter().map(Accumulator::finish).collect();
+        Some(WindowResult {
+            key: key.clone(),
+            start: *start,
+            end,
+            values,
+            update,
+        })
+    }
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
