@@ -165,5 +165,6 @@ fn from_record(event: records::Event) -> Event {
             .collect(),
         time: event.time,
         position: Default::default(),
+        route_key: None,
     }
 }

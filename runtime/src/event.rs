@@ -21,6 +21,10 @@ pub struct Event {
     pub time: i64,
     /// The source record this event came from.
     pub position: SourcePosition,
+    /// The key key-by found when the event entered the pipeline (`None`
+    /// when keying by source partition). Windows group by it, so a stage
+    /// that rewrites the key field does not move the event to another key.
+    pub route_key: Option<Arc<[u8]>>,
 }
 
 impl Event {
@@ -32,6 +36,7 @@ impl Event {
             headers: Vec::new(),
             time: 0,
             position: SourcePosition::default(),
+            route_key: None,
         }
     }
 

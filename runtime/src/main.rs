@@ -141,6 +141,9 @@ fn describe(name: &str, s: &Summary) -> String {
     if s.skipped > 0 {
         line += &format!(", skipped {}", s.skipped);
     }
+    if s.late > 0 {
+        line += &format!(", {} too late for their windows", s.late);
+    }
     line + &format!(" in {secs:.2} s ({rate:.0} events/s)")
 }
 

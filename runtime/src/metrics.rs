@@ -18,6 +18,11 @@ use prometheus_client::registry::Registry;
 use crate::event::ErrorKind;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PipelineLabels {
+    pipeline: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StageLabels {
     pipeline: String,
     stage: String,
@@ -59,6 +64,7 @@ pub struct Metrics {
     call_seconds: Family<StageLabels, Histogram>,
     instantiations: Family<StageLabels, Counter>,
     log_dropped: Family<StageLabels, Counter>,
+    late_events: Family<PipelineLabels, Counter>,
     totals: Totals,
 }
 
@@ -73,6 +79,8 @@ pub struct Totals {
     pub dead_lettered: AtomicU64,
     /// Events dropped by a `skip` error policy.
     pub skipped: AtomicU64,
+    /// Events too late for every window, written to the late output.
+    pub late: AtomicU64,
 }
 
 impl Metrics {
@@ -90,6 +98,7 @@ impl Metrics {
         });
         let instantiations = Family::default();
         let log_dropped = Family::default();
+        let late_events = Family::default();
         let r = &mut registry;
         r.register(
             "weir_source_events",
@@ -136,7 +145,13 @@ impl Metrics {
             "Plugin log lines dropped by the per-instance rate limit",
             log_dropped.clone(),
         );
+        r.register(
+            "weir_late_events",
+            "Events too late for every window, sent to the late output",
+            late_events.clone(),
+        );
         Metrics {
+            late_events,
             pipeline: pipeline.to_string(),
             registry,
             source_events,
@@ -188,6 +203,20 @@ impl Metrics {
         self.dead_letters
             .get_or_create(&self.kind_labels(INPUT_STAGE, kind))
             .inc_by(n);
+    }
+
+    /// `n` events too late for every window reached the late output.
+    pub fn late_written(&self, n: u64) {
+        self.late_events
+            .get_or_create(&self.pipeline_labels())
+            .inc_by(n);
+        self.totals.late.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn pipeline_labels(&self) -> PipelineLabels {
+        PipelineLabels {
+            pipeline: self.pipeline.clone(),
+        }
     }
 
     /// `n` dead letters reached the dead-letter sink.

@@ -117,6 +117,7 @@ pub fn run_pipeline(path: &Path) -> Result<Summary, String> {
     summary.written -= before.written;
     summary.dead_lettered -= before.dead_lettered;
     summary.skipped -= before.skipped;
+    summary.late -= before.late;
     Ok(summary)
 }
 
@@ -128,6 +129,7 @@ fn snapshot(runtime: &PluginRuntime) -> Summary {
         written: totals.written.load(Relaxed),
         dead_lettered: totals.dead_lettered.load(Relaxed),
         skipped: totals.skipped.load(Relaxed),
+        late: totals.late.load(Relaxed),
         elapsed: Default::default(),
     }
 }

@@ -97,6 +97,12 @@ pub struct PipelineConfig {
     /// named `dead-letters` writing `dead-letters.jsonl` beside the pipeline
     /// file.
     pub dead_letter: SinkConfig,
+    /// `[event_time]`, when the pipeline works in event time.
+    pub event_time: Option<EventTime>,
+    /// Where events too late for every window go: `[late]`, or a file sink
+    /// named `late` writing `late-events.jsonl` beside the pipeline file.
+    /// `None` when the pipeline has no window stage.
+    pub late: Option<SinkConfig>,
 }
 
 /// Default `[pipeline]` values.
@@ -119,6 +125,10 @@ impl PipelineConfig {
     pub const MAX_CHANNEL_CAPACITY: usize = 1024;
     /// Name of the default dead-letter sink and, with `.jsonl`, its file.
     pub const DEFAULT_DEAD_LETTER: &str = "dead-letters";
+    /// Name of the default late-event sink.
+    pub const DEFAULT_LATE: &str = "late";
+    /// File of the default late-event sink.
+    pub const DEFAULT_LATE_FILE: &str = "late-events.jsonl";
 }
 
 /// How events are assigned a key, and so a key group and a worker.
@@ -133,11 +143,78 @@ pub enum KeyBy {
     Field(weir_json::Path),
 }
 
+/// `[event_time]`: where an event's time comes from and how watermarks are
+/// made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventTime {
+    /// `field = "ts"`: the JSON field holding the time; `None` uses the time
+    /// the source gave the record.
+    pub field: Option<weir_json::Path>,
+    /// `format`: how the field is written.
+    pub format: TimeFormat,
+    /// `max_out_of_orderness_ms` (default 0): how far behind the newest
+    /// event of a partition an event may be and still be on time.
+    pub max_out_of_orderness_ms: i64,
+    /// `idle_timeout_ms` (default 10000): a partition with no data for this
+    /// long stops holding the watermark back until it has data again.
+    pub idle_timeout: Duration,
+}
+
+/// How an event-time field is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// A number of milliseconds since the Unix epoch (the default).
+    EpochMs,
+    /// A number of seconds since the Unix epoch (fractions allowed).
+    EpochS,
+    /// An RFC 3339 timestamp string, e.g. `2026-01-01T00:00:00.250Z`.
+    Rfc3339,
+}
+
 /// One `[[stage]]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StageConfig {
     /// The stage's name, unique among stages.
     pub name: String,
+    /// What the stage runs.
+    pub kind: StageKind,
+}
+
+/// What a stage runs: a plugin, or a window built into weir.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StageKind {
+    /// `plugin = "…"`: a Wasm component.
+    Plugin(PluginStage),
+    /// `window = { … }`: an event-time window with built-in aggregates.
+    Window(WindowStage),
+}
+
+/// A window stage: `window`, `aggregates` and `allowed_lateness_ms`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowStage {
+    /// The window's shape.
+    pub window: crate::window::WindowKind,
+    /// How long after a window completes late events still update it (ms).
+    pub allowed_lateness_ms: i64,
+    /// The aggregates each result carries, in order.
+    pub aggregates: Vec<AggregateConfig>,
+}
+
+/// One entry of a window stage's `aggregates`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggregateConfig {
+    /// The result field's name (`name`; default `count`, or `<function>_<field>`).
+    pub name: String,
+    /// The function.
+    pub function: crate::window::aggregate::Function,
+    /// The field it reads (none for `count`).
+    pub field: Option<weir_json::Path>,
+}
+
+/// A plugin stage's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginStage {
     /// The plugin's component file, absolute; it existed when the file was
     /// checked.
     pub plugin: PathBuf,
@@ -147,6 +224,16 @@ pub struct StageConfig {
     pub limits: Limits,
     /// What to do with events the plugin fails on.
     pub on_error: ErrorPolicy,
+}
+
+impl StageConfig {
+    /// The plugin settings, when this is a plugin stage.
+    pub fn plugin(&self) -> Option<&PluginStage> {
+        match &self.kind {
+            StageKind::Plugin(plugin) => Some(plugin),
+            StageKind::Window(_) => None,
+        }
+    }
 }
 
 /// Resource limits for one plugin instance (`limits = { ... }`).

@@ -22,6 +22,57 @@ pub(super) struct RawPipeline {
     pub stage: Option<Vec<RawStage>>,
     pub sink: Option<Vec<RawSink>>,
     pub dead_letter: Option<RawDeadLetter>,
+    pub event_time: Option<Spanned<RawEventTime>>,
+    pub late: Option<RawDeadLetter>,
+}
+
+/// `[event_time]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an `[event_time]` table")]
+pub(super) struct RawEventTime {
+    pub field: Option<Spanned<String>>,
+    pub format: Option<Spanned<super::TimeFormat>>,
+    pub max_out_of_orderness_ms: Option<Spanned<u64>>,
+    pub idle_timeout_ms: Option<Spanned<u64>>,
+}
+
+/// A window stage's `window = { type = …, size_ms = …, … }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `window` table")]
+pub(super) struct RawWindow {
+    #[serde(rename = "type")]
+    pub kind: Spanned<RawWindowType>,
+    pub size_ms: Option<Spanned<u64>>,
+    pub slide_ms: Option<Spanned<u64>>,
+    pub gap_ms: Option<Spanned<u64>>,
+}
+
+impl RawWindow {
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind.get_ref() {
+            RawWindowType::Tumbling => "tumbling",
+            RawWindowType::Sliding => "sliding",
+            RawWindowType::Session => "session",
+        }
+    }
+}
+
+/// A window's `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum RawWindowType {
+    Tumbling,
+    Sliding,
+    Session,
+}
+
+/// One of a window stage's `aggregates = [ { function = …, field = … } ]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an aggregate table")]
+pub(super) struct RawAggregate {
+    pub function: Spanned<String>,
+    pub field: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
 }
 
 /// `[pipeline]`.
@@ -91,7 +142,10 @@ pub(super) struct RawKeyBy {
 #[serde(deny_unknown_fields, expecting = "a `[[stage]]` table")]
 pub(super) struct RawStage {
     pub name: Spanned<String>,
-    pub plugin: Spanned<String>,
+    pub plugin: Option<Spanned<String>>,
+    pub window: Option<Spanned<RawWindow>>,
+    pub aggregates: Option<Spanned<Vec<RawAggregate>>>,
+    pub allowed_lateness_ms: Option<Spanned<u64>>,
     pub config: Option<Spanned<toml::Table>>,
     pub limits: Option<RawLimits>,
     pub on_error: Option<Spanned<ErrorPolicy>>,
@@ -117,9 +171,9 @@ pub(super) struct RawSink {
     pub format: Option<Spanned<SinkFormat>>,
 }
 
-/// `[dead_letter]`: a sink whose name is optional.
+/// `[dead_letter]` and `[late]`: a sink whose name is optional.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a `[dead_letter]` table")]
+#[serde(deny_unknown_fields, expecting = "a sink table")]
 pub(super) struct RawDeadLetter {
     pub name: Option<Spanned<String>>,
     #[serde(rename = "type")]

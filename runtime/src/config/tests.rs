@@ -189,7 +189,7 @@ format = "envelope"
         KeyBy::Field(weir_json::Path::parse("payer.card").unwrap())
     );
 
-    let check = &config.stages[0];
+    let check = config.stages[0].plugin().expect("a plugin stage");
     assert_eq!(check.plugin, root.join("plugins/check.wasm"));
     let pairs: Vec<(&str, &str)> = check
         .config
@@ -216,8 +216,11 @@ format = "envelope"
         }
     );
     assert_eq!(check.on_error, ErrorPolicy::Retry { attempts: 3 });
-    assert_eq!(config.stages[1].on_error, ErrorPolicy::Skip);
-    assert_eq!(config.stages[1].limits, Limits::default());
+    assert_eq!(
+        config.stages[1].plugin().unwrap().on_error,
+        ErrorPolicy::Skip
+    );
+    assert_eq!(config.stages[1].plugin().unwrap().limits, Limits::default());
 
     assert_eq!(
         config.sinks[0].kind,
@@ -250,7 +253,10 @@ fn event_key_and_policies_parse() {
             "{MINIMAL}\n[[stage]]\nname = \"s\"\nplugin = \"plugins/check.wasm\"\non_error = {written}\n"
         );
         assert_eq!(
-            dir.parse(&text).unwrap().stages[0].on_error,
+            dir.parse(&text).unwrap().stages[0]
+                .plugin()
+                .unwrap()
+                .on_error,
             policy,
             "{written}"
         );

@@ -12,13 +12,16 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::raw::{
-    RawDeadLetter, RawKeyBy, RawLimits, RawPipeline, RawPipelineTable, RawSink, RawSinkType,
-    RawSource, RawSourceType, RawStage,
+    RawAggregate, RawDeadLetter, RawEventTime, RawKeyBy, RawLimits, RawPipeline, RawPipelineTable,
+    RawSink, RawSinkType, RawSource, RawSourceType, RawStage, RawWindow, RawWindowType,
 };
 use super::{
-    ConfigError, ErrorPolicy, GeneratorConfig, KeyBy, Limits, PipelineConfig, SinkConfig,
-    SinkFormat, SinkKind, SourceConfig, SourceKind, StageConfig,
+    AggregateConfig, ConfigError, ErrorPolicy, EventTime, GeneratorConfig, KeyBy, Limits,
+    PipelineConfig, PluginStage, SinkConfig, SinkFormat, SinkKind, SourceConfig, SourceKind,
+    StageConfig, StageKind, TimeFormat, WindowStage,
 };
+use crate::window::WindowKind;
+use crate::window::aggregate::{Function, InputKind};
 
 /// Most characters in a name.
 const MAX_NAME_LEN: usize = 64;
@@ -26,6 +29,12 @@ const MAX_NAME_LEN: usize = 64;
 const MAX_MIB: u64 = 4096;
 /// Longest call timeout a stage may be given: one hour.
 const MAX_TIMEOUT_MS: u64 = 3_600_000;
+/// Longest window, gap, lateness or out-of-orderness: 366 days.
+const MAX_TIME_SPAN_MS: u64 = 366 * 24 * 3_600_000;
+/// Default `idle_timeout_ms`.
+const DEFAULT_IDLE_TIMEOUT_MS: u64 = 10_000;
+/// Fields every window result has; aggregates may not take these names.
+const RESERVED: [&str; 4] = ["key", "window_start", "window_end", "update"];
 
 /// Checks `raw`, read from `text` in the file `path`.
 pub(super) fn validate(
@@ -119,11 +128,15 @@ impl<'a> Checker<'a> {
             Some(key_by) => self.key_by(key_by)?,
             None => KeyBy::SourcePartition,
         };
+        let event_time = match raw.event_time {
+            Some(event_time) => Some(self.event_time(event_time)?),
+            None => None,
+        };
         let stages = raw
             .stage
             .unwrap_or_default()
             .into_iter()
-            .map(|stage| self.stage(stage))
+            .map(|stage| self.stage(stage, event_time.is_some(), &key_by))
             .collect::<Result<Vec<_>, _>>()?;
         let raw_sinks = raw.sink.unwrap_or_default();
         if raw_sinks.is_empty() {
@@ -134,6 +147,13 @@ impl<'a> Checker<'a> {
             .map(|sink| self.sink(sink))
             .collect::<Result<Vec<_>, _>>()?;
         let dead_letter = self.dead_letter(raw.dead_letter)?;
+        let windows = stages
+            .iter()
+            .any(|s| matches!(s.kind, StageKind::Window(_)));
+        let late = match (windows, raw.late) {
+            (false, _) => None,
+            (true, late) => Some(self.late(late)?),
+        };
 
         Ok(PipelineConfig {
             file: self.path.to_path_buf(),
@@ -148,7 +168,72 @@ impl<'a> Checker<'a> {
             stages,
             sinks,
             dead_letter,
+            event_time,
+            late,
         })
+    }
+
+    fn event_time(&self, raw: Spanned<RawEventTime>) -> Result<EventTime, ConfigError> {
+        let raw = raw.into_inner();
+        let field = match &raw.field {
+            Some(field) => match weir_json::Path::parse(field.get_ref()) {
+                Ok(path) => Some(path),
+                Err(error) => {
+                    return Err(
+                        self.error(field.span(), format!("invalid event-time field: {error}"))
+                    );
+                }
+            },
+            None => None,
+        };
+        let format = raw
+            .format
+            .as_ref()
+            .map_or(TimeFormat::EpochMs, |f| *f.get_ref());
+        if field.is_none()
+            && let Some(format) = &raw.format
+        {
+            return Err(self.error(
+                format.span(),
+                "`format` applies to an event-time `field`; without one, the record's own time is used",
+            ));
+        }
+        let bound = match &raw.max_out_of_orderness_ms {
+            Some(v) => self.range(v, "max_out_of_orderness_ms", 0, MAX_TIME_SPAN_MS)?,
+            None => 0,
+        };
+        let idle = match &raw.idle_timeout_ms {
+            Some(v) => self.range(v, "idle_timeout_ms", 1, MAX_TIME_SPAN_MS)?,
+            None => DEFAULT_IDLE_TIMEOUT_MS,
+        };
+        Ok(EventTime {
+            field,
+            format,
+            max_out_of_orderness_ms: bound as i64,
+            idle_timeout: Duration::from_millis(idle),
+        })
+    }
+
+    fn late(&mut self, raw: Option<RawDeadLetter>) -> Result<SinkConfig, ConfigError> {
+        let Some(raw) = raw else {
+            let path = self.resolve(PipelineConfig::DEFAULT_LATE_FILE);
+            self.claim_file(&path, "the late-event output".to_string(), true, None)?;
+            let kind = SinkKind::File {
+                path,
+                format: SinkFormat::Value,
+            };
+            return Ok(SinkConfig {
+                name: PipelineConfig::DEFAULT_LATE.to_string(),
+                kind,
+            });
+        };
+        let name = match &raw.name {
+            Some(name) => self.unique_name("sink", name)?,
+            None => PipelineConfig::DEFAULT_LATE.to_string(),
+        };
+        let who = "the late-event output".to_string();
+        let kind = self.sink_kind(who, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        Ok(SinkConfig { name, kind })
     }
 
     fn parallelism(&self, table: &RawPipelineTable) -> Result<u32, ConfigError> {
@@ -326,9 +411,65 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn stage(&mut self, raw: RawStage) -> Result<StageConfig, ConfigError> {
+    fn stage(
+        &mut self,
+        raw: RawStage,
+        event_time: bool,
+        key_by: &KeyBy,
+    ) -> Result<StageConfig, ConfigError> {
         let name = self.unique_name("stage", &raw.name)?;
-        let plugin = self.existing_file(&raw.plugin, "plugin file")?;
+        let kind = match (&raw.plugin, &raw.window) {
+            (Some(_), Some(window)) => {
+                return Err(self.error(
+                    window.span(),
+                    format!("stage `{name}` has both `plugin` and `window`; a stage runs one"),
+                ));
+            }
+            (None, None) => {
+                return Err(self.error(
+                    raw.name.span(),
+                    format!("stage `{name}` needs `plugin = \"<file>\"` or `window = {{ … }}`"),
+                ));
+            }
+            (Some(plugin), None) => StageKind::Plugin(self.plugin_stage(&name, plugin, &raw)?),
+            (None, Some(window)) => {
+                if !event_time {
+                    return Err(self.error(
+                        window.span(),
+                        format!("window stage `{name}` needs an `[event_time]` table"),
+                    ));
+                }
+                if *key_by == KeyBy::SourcePartition {
+                    return Err(self.error(
+                        window.span(),
+                        format!("window stage `{name}` needs a `[key_by]`: windows are per key"),
+                    ));
+                }
+                StageKind::Window(self.window_stage(&name, window, &raw)?)
+            }
+        };
+        Ok(StageConfig { name, kind })
+    }
+
+    fn plugin_stage(
+        &mut self,
+        name: &str,
+        plugin: &Spanned<String>,
+        raw: &RawStage,
+    ) -> Result<PluginStage, ConfigError> {
+        let window_only = [
+            raw.aggregates.as_ref().map(|a| ("aggregates", a.span())),
+            raw.allowed_lateness_ms
+                .as_ref()
+                .map(|a| ("allowed_lateness_ms", a.span())),
+        ];
+        if let Some((key, span)) = window_only.into_iter().flatten().next() {
+            return Err(self.error(
+                span,
+                format!("`{key}` applies to window stages, and stage `{name}` runs a plugin"),
+            ));
+        }
+        let plugin = self.existing_file(plugin, "plugin file")?;
         let config = match &raw.config {
             Some(table) => self.stage_config(table)?,
             None => Vec::new(),
@@ -346,12 +487,186 @@ impl<'a> Checker<'a> {
             }
             None => ErrorPolicy::DeadLetter,
         };
-        Ok(StageConfig {
-            name,
+        Ok(PluginStage {
             plugin,
             config,
             limits,
             on_error,
+        })
+    }
+
+    fn window_stage(
+        &self,
+        name: &str,
+        window: &Spanned<RawWindow>,
+        raw: &RawStage,
+    ) -> Result<WindowStage, ConfigError> {
+        let plugin_only = [
+            raw.config.as_ref().map(|c| ("config", c.span())),
+            raw.on_error.as_ref().map(|c| ("on_error", c.span())),
+        ];
+        if let Some((key, span)) = plugin_only.into_iter().flatten().next() {
+            return Err(self.error(
+                span,
+                format!("`{key}` applies to plugin stages, and stage `{name}` is a window"),
+            ));
+        }
+        let w = window.get_ref();
+        let ms = |v: &Option<Spanned<u64>>, key: &str| -> Result<Option<i64>, ConfigError> {
+            match v {
+                Some(v) => Ok(Some(self.range(v, key, 1, MAX_TIME_SPAN_MS)? as i64)),
+                None => Ok(None),
+            }
+        };
+        let (size, slide, gap) = (
+            ms(&w.size_ms, "size_ms")?,
+            ms(&w.slide_ms, "slide_ms")?,
+            ms(&w.gap_ms, "gap_ms")?,
+        );
+        let needs = |key: &str| {
+            self.error(
+                window.span(),
+                format!("a `{}` window needs `{key}`", w.kind_name()),
+            )
+        };
+        let unused = |key: &str, span: Span| {
+            self.error(
+                span,
+                format!("`{key}` does not apply to a `{}` window", w.kind_name()),
+            )
+        };
+        let kind = match *w.kind.get_ref() {
+            RawWindowType::Tumbling => {
+                if let Some(v) = w.slide_ms.as_ref().or(w.gap_ms.as_ref()) {
+                    let key = if w.slide_ms.is_some() {
+                        "slide_ms"
+                    } else {
+                        "gap_ms"
+                    };
+                    return Err(unused(key, v.span()));
+                }
+                WindowKind::Tumbling {
+                    size: size.ok_or_else(|| needs("size_ms"))?,
+                }
+            }
+            RawWindowType::Sliding => {
+                if let Some(v) = &w.gap_ms {
+                    return Err(unused("gap_ms", v.span()));
+                }
+                let size = size.ok_or_else(|| needs("size_ms"))?;
+                let slide = slide.ok_or_else(|| needs("slide_ms"))?;
+                if slide > size {
+                    let span = w.slide_ms.as_ref().map_or(window.span(), |s| s.span());
+                    return Err(self.error(
+                        span,
+                        format!("slide_ms ({slide}) must not exceed size_ms ({size})"),
+                    ));
+                }
+                WindowKind::Sliding { size, slide }
+            }
+            RawWindowType::Session => {
+                if let Some(v) = w.size_ms.as_ref().or(w.slide_ms.as_ref()) {
+                    let key = if w.size_ms.is_some() {
+                        "size_ms"
+                    } else {
+                        "slide_ms"
+                    };
+                    return Err(unused(key, v.span()));
+                }
+                WindowKind::Session {
+                    gap: gap.ok_or_else(|| needs("gap_ms"))?,
+                }
+            }
+        };
+        let allowed_lateness_ms = match &raw.allowed_lateness_ms {
+            Some(v) => self.range(v, "allowed_lateness_ms", 0, MAX_TIME_SPAN_MS)? as i64,
+            None => 0,
+        };
+        let Some(aggregates) = &raw.aggregates else {
+            return Err(self.error(
+                window.span(),
+                format!(
+                    "window stage `{name}` needs `aggregates`, e.g. \
+                     `aggregates = [{{ function = \"count\" }}]`"
+                ),
+            ));
+        };
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        let mut out = Vec::new();
+        for aggregate in aggregates.get_ref() {
+            let aggregate = self.aggregate(aggregate)?;
+            let span = aggregates.span();
+            if seen.insert(aggregate.name.clone(), span.clone()).is_some()
+                || RESERVED.contains(&aggregate.name.as_str())
+            {
+                return Err(self.error(
+                    span,
+                    format!(
+                        "window stage `{name}` has two result fields named `{}`; give one a `name`",
+                        aggregate.name
+                    ),
+                ));
+            }
+            out.push(aggregate);
+        }
+        Ok(WindowStage {
+            window: kind,
+            allowed_lateness_ms,
+            aggregates: out,
+        })
+    }
+
+    fn aggregate(&self, raw: &RawAggregate) -> Result<AggregateConfig, ConfigError> {
+        let function = match raw.function.get_ref().as_str() {
+            "count" => Function::Count,
+            "sum" => Function::Sum,
+            "min" => Function::Min,
+            "max" => Function::Max,
+            "avg" => Function::Avg,
+            "distinct_count" => Function::DistinctCount,
+            "first" => Function::First,
+            "last" => Function::Last,
+            other => {
+                return Err(self.error(
+                    raw.function.span(),
+                    format!(
+                        "unknown aggregate function `{other}`, expected one of count, sum, \
+                         min, max, avg, distinct_count, first, last"
+                    ),
+                ));
+            }
+        };
+        let field = match (&raw.field, function.input()) {
+            (Some(field), InputKind::None) => {
+                return Err(self.error(field.span(), "`count` takes no `field`"));
+            }
+            (None, InputKind::Number | InputKind::Json) => {
+                return Err(self.error(
+                    raw.function.span(),
+                    format!("`{}` needs a `field`", function.as_str()),
+                ));
+            }
+            (None, InputKind::None) => None,
+            (Some(field), _) => match weir_json::Path::parse(field.get_ref()) {
+                Ok(path) => Some(path),
+                Err(error) => {
+                    return Err(
+                        self.error(field.span(), format!("invalid aggregate field: {error}"))
+                    );
+                }
+            },
+        };
+        let name = match (&raw.name, &field) {
+            (Some(name), _) => name.get_ref().clone(),
+            (None, Some(field)) => {
+                format!("{}_{}", function.as_str(), field.as_str().replace('.', "_"))
+            }
+            (None, None) => function.as_str().to_string(),
+        };
+        Ok(AggregateConfig {
+            name,
+            function,
+            field,
         })
     }
 

@@ -16,6 +16,8 @@
 mod keys;
 mod router;
 pub mod stage;
+pub mod time;
+pub mod window_stage;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,8 +31,9 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 pub use keys::{assignment, key_group};
 use router::{Router, Routing};
 use stage::{Stage, StageError, StageOutput};
+use window_stage::{WindowOutput, WindowStage};
 
-use crate::config::PipelineConfig;
+use crate::config::{PipelineConfig, StageKind};
 use crate::event::{DeadLetter, Event};
 use crate::metrics::Metrics;
 use crate::plugin::instance::{InstanceError, StageSpec};
@@ -38,12 +41,32 @@ use crate::plugin::{Plugin, PluginError, PluginRuntime};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::{self, SourceError};
 
-/// What flows from routers to a worker.
+/// What flows from routers to a worker. `input` is the router's index.
 pub enum WorkerMessage {
     /// Events to process, in order.
-    Batch(Vec<Event>),
-    /// One input (a router) has ended.
-    End,
+    Batch {
+        /// The router that sent them.
+        input: usize,
+        /// The events.
+        events: Vec<Event>,
+    },
+    /// No event with time at or below `watermark` will come from `input`.
+    Watermark {
+        /// The router.
+        input: usize,
+        /// The partition's watermark.
+        watermark: i64,
+    },
+    /// `input`'s source partition has been idle past its timeout.
+    Idle {
+        /// The router.
+        input: usize,
+    },
+    /// `input` has ended.
+    End {
+        /// The router.
+        input: usize,
+    },
 }
 
 /// What flows to the sink thread.
@@ -52,6 +75,8 @@ pub enum SinkMessage {
     Events(Vec<Event>),
     /// Events for the dead-letter sink.
     DeadLetters(Vec<DeadLetter>),
+    /// Events too late for every window, for the late sink.
+    Late(Vec<Event>),
     /// One input (a router or a worker) has ended.
     End,
 }
@@ -96,6 +121,8 @@ pub struct Summary {
     pub dead_lettered: u64,
     /// Failed events dropped by `skip` policies.
     pub skipped: u64,
+    /// Events too late for every window (written to the late output).
+    pub late: u64,
     /// How long the run took.
     pub elapsed: Duration,
 }
@@ -103,8 +130,14 @@ pub struct Summary {
 /// A pipeline ready to run: plugins loaded, instances made, sinks opened.
 pub struct Pipeline {
     config: PipelineConfig,
-    workers: Vec<Vec<Stage>>,
+    workers: Vec<Vec<Operator>>,
     metrics: Arc<Metrics>,
+}
+
+/// One stage on one worker.
+enum Operator {
+    Plugin(Box<Stage>),
+    Window(WindowStage),
 }
 
 impl Pipeline {
@@ -119,17 +152,21 @@ impl Pipeline {
         let mut plugins: HashMap<PathBuf, Arc<Plugin>> = HashMap::new();
         let mut loaded = Vec::new();
         for stage in &config.stages {
-            let plugin = match plugins.get(&stage.plugin) {
+            let Some(settings) = stage.plugin() else {
+                loaded.push(None);
+                continue;
+            };
+            let plugin = match plugins.get(&settings.plugin) {
                 Some(plugin) => plugin.clone(),
                 None => {
                     let plugin =
                         runtime
-                            .load(&stage.plugin)
+                            .load(&settings.plugin)
                             .map_err(|error| EngineError::Plugin {
                                 stage: stage.name.clone(),
                                 error,
                             })?;
-                    plugins.insert(stage.plugin.clone(), plugin.clone());
+                    plugins.insert(settings.plugin.clone(), plugin.clone());
                     plugin
                 }
             };
@@ -139,25 +176,40 @@ impl Pipeline {
                 world = %plugin.world(),
                 "stage ready"
             );
-            loaded.push(plugin);
+            loaded.push(Some(plugin));
         }
         let mut workers = Vec::new();
         for _ in 0..config.parallelism {
-            let mut stages = Vec::new();
+            let mut operators = Vec::new();
             for (stage, plugin) in config.stages.iter().zip(&loaded) {
-                let spec = StageSpec {
-                    name: stage.name.as_str().into(),
-                    config: stage.config.clone(),
-                    limits: stage.limits,
+                let name: Arc<str> = stage.name.as_str().into();
+                let operator = match (&stage.kind, plugin) {
+                    (StageKind::Plugin(settings), Some(plugin)) => {
+                        let spec = StageSpec {
+                            name,
+                            config: settings.config.clone(),
+                            limits: settings.limits,
+                        };
+                        let policy = settings.on_error;
+                        Operator::Plugin(Box::new(Stage::new(
+                            plugin.clone(),
+                            spec,
+                            policy,
+                            metrics.clone(),
+                        )?))
+                    }
+                    (StageKind::Window(window), _) => {
+                        Operator::Window(WindowStage::new(name, window))
+                    }
+                    (StageKind::Plugin(_), None) => {
+                        return Err(EngineError::Internal(
+                            "a plugin stage lost its plugin".into(),
+                        ));
+                    }
                 };
-                stages.push(Stage::new(
-                    plugin.clone(),
-                    spec,
-                    stage.on_error,
-                    metrics.clone(),
-                )?);
+                operators.push(operator);
             }
-            workers.push(stages);
+            workers.push(operators);
         }
         Ok(Pipeline {
             config,
@@ -184,6 +236,10 @@ impl Pipeline {
             sinks.push((sink.name.clone(), sink::build(sink)?));
         }
         let dead_sink = sink::build(&config.dead_letter)?;
+        let late_sink = match &config.late {
+            Some(late) => Some(sink::build(late)?),
+            None => None,
+        };
         let mut sources = Vec::new();
         for source in &config.sources {
             let name: Arc<str> = source.name.as_str().into();
@@ -201,7 +257,12 @@ impl Pipeline {
             let metrics = metrics.clone();
             let stop = stop.clone();
             move || {
-                let result = run_sinks(sink_rx, sinks, dead_sink, sink_inputs, &metrics);
+                let outputs = Outputs {
+                    sinks,
+                    dead: dead_sink,
+                    late: late_sink,
+                };
+                let result = run_sinks(sink_rx, outputs, sink_inputs, &metrics);
                 if result.is_err() {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -229,9 +290,11 @@ impl Pipeline {
             table: keys::assignment(config.key_groups, config.parallelism),
             batch_size: config.batch_size,
             linger: config.batch_linger,
+            event_time: config.event_time.clone(),
         });
-        for (name, mut source) in sources {
+        for (input, (name, mut source)) in sources.into_iter().enumerate() {
             let router = Router::new(
+                input,
                 name.clone(),
                 routing.clone(),
                 worker_txs.clone(),
@@ -271,6 +334,7 @@ impl Pipeline {
             written: totals.written.load(Ordering::Relaxed),
             dead_lettered: totals.dead_lettered.load(Ordering::Relaxed),
             skipped: totals.skipped.load(Ordering::Relaxed),
+            late: totals.late.load(Ordering::Relaxed),
             elapsed: started.elapsed(),
         })
     }
@@ -286,55 +350,142 @@ where
         .map_err(|e| EngineError::Internal(format!("cannot start thread `{name}`: {e}")))
 }
 
-/// A worker: runs each batch through every stage, in order.
+/// How often a worker wakes up without input (to see idle inputs).
+const WORKER_TICK: Duration = Duration::from_millis(100);
+
+/// A worker: runs each batch through its operators, in order, and moves
+/// window stages' watermarks as its inputs' watermarks advance.
 fn run_worker(
     input: Receiver<WorkerMessage>,
-    mut stages: Vec<Stage>,
+    mut operators: Vec<Operator>,
     sink: &Sender<SinkMessage>,
     inputs: usize,
 ) -> Result<(), StageError> {
+    let mut watermarks = time::InputWatermarks::new(inputs);
     let mut ended = 0;
     while ended < inputs {
-        // Every router holds a sender until it has sent `End`, so the
-        // channel cannot close before all inputs ended.
-        let Ok(message) = input.recv() else { break };
-        let mut events = match message {
-            WorkerMessage::Batch(events) => events,
-            WorkerMessage::End => {
-                ended += 1;
-                continue;
-            }
+        let message = match input.recv_timeout(WORKER_TICK) {
+            Ok(message) => message,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            // Every router holds a sender until it has sent `End`, so the
+            // channel cannot close before all inputs ended.
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
         };
-        let mut dead = Vec::new();
-        for stage in &mut stages {
-            let mut next = Vec::with_capacity(events.len());
-            stage.process(
-                events,
-                StageOutput {
-                    events: &mut next,
-                    dead: &mut dead,
-                },
-            )?;
-            events = next;
+        let mut out = WorkerOutput::default();
+        match message {
+            WorkerMessage::Batch { input, events } => {
+                watermarks.active(input);
+                run_chain(&mut operators, 0, events, &mut out)?;
+            }
+            WorkerMessage::Watermark { input, watermark } => watermarks.watermark(input, watermark),
+            WorkerMessage::Idle { input } => watermarks.idle(input),
+            WorkerMessage::End { input } => {
+                watermarks.ended(input);
+                ended += 1;
+            }
+        }
+        if let Some(watermark) = watermarks.advance() {
+            advance(&mut operators, watermark, &mut out)?;
         }
         // The sink thread only goes away after a sink failed; that error is
         // reported by the sink thread itself.
-        if !dead.is_empty() && sink.send(SinkMessage::DeadLetters(dead)).is_err() {
-            break;
-        }
-        if !events.is_empty() && sink.send(SinkMessage::Events(events)).is_err() {
+        if out.send(sink).is_err() {
             break;
         }
     }
     Ok(())
 }
 
-/// The sink thread: writes events to every sink and dead letters to the
-/// dead-letter sink; flushes whenever it has caught up.
+/// What one worker step produced.
+#[derive(Default)]
+struct WorkerOutput {
+    events: Vec<Event>,
+    dead: Vec<DeadLetter>,
+    late: Vec<Event>,
+}
+
+impl WorkerOutput {
+    fn send(self, sink: &Sender<SinkMessage>) -> Result<(), ()> {
+        let messages = [
+            (!self.dead.is_empty()).then_some(SinkMessage::DeadLetters(self.dead)),
+            (!self.late.is_empty()).then_some(SinkMessage::Late(self.late)),
+            (!self.events.is_empty()).then_some(SinkMessage::Events(self.events)),
+        ];
+        for message in messages.into_iter().flatten() {
+            sink.send(message).map_err(|_| ())?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `events` through `operators[from..]`; what comes out of the last
+/// goes to `out.events`.
+fn run_chain(
+    operators: &mut [Operator],
+    from: usize,
+    mut events: Vec<Event>,
+    out: &mut WorkerOutput,
+) -> Result<(), StageError> {
+    for operator in &mut operators[from..] {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut next = Vec::with_capacity(events.len());
+        match operator {
+            Operator::Plugin(stage) => {
+                stage.process(
+                    events,
+                    StageOutput {
+                        events: &mut next,
+                        dead: &mut out.dead,
+                    },
+                )?;
+            }
+            Operator::Window(window) => {
+                let output = WindowOutput {
+                    events: &mut next,
+                    dead: &mut out.dead,
+                    late: &mut out.late,
+                };
+                window.process(events, output);
+            }
+        }
+        events = next;
+    }
+    out.events.extend(events);
+    Ok(())
+}
+
+/// Moves every window stage to `watermark`, in stage order; each one's
+/// results run through the stages after it before the next one advances.
+fn advance(
+    operators: &mut [Operator],
+    watermark: i64,
+    out: &mut WorkerOutput,
+) -> Result<(), StageError> {
+    for i in 0..operators.len() {
+        if let Operator::Window(window) = &mut operators[i] {
+            let mut results = Vec::new();
+            window.advance(watermark, &mut results);
+            run_chain(operators, i + 1, results, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every output of a pipeline.
+struct Outputs {
+    sinks: Vec<(String, Box<dyn Sink>)>,
+    dead: Box<dyn Sink>,
+    late: Option<Box<dyn Sink>>,
+}
+
+/// The sink thread: writes events to every sink, dead letters to the
+/// dead-letter sink and late events to the late sink; flushes whenever it
+/// has caught up.
 fn run_sinks(
     input: Receiver<SinkMessage>,
-    mut sinks: Vec<(String, Box<dyn Sink>)>,
-    mut dead_sink: Box<dyn Sink>,
+    mut outputs: Outputs,
     inputs: usize,
     metrics: &Metrics,
 ) -> Result<(), SinkError> {
@@ -343,28 +494,39 @@ fn run_sinks(
         let Ok(message) = input.recv() else { break };
         match message {
             SinkMessage::Events(events) => {
-                for (i, (name, sink)) in sinks.iter_mut().enumerate() {
+                for (i, (name, sink)) in outputs.sinks.iter_mut().enumerate() {
                     sink.write(&events)?;
                     metrics.sink_wrote(name, events.len() as u64, i == 0);
                 }
             }
             SinkMessage::DeadLetters(letters) => {
                 let events: Vec<Event> = letters.iter().map(sink::dead_letter::to_event).collect();
-                dead_sink.write(&events)?;
+                outputs.dead.write(&events)?;
                 metrics.dead_letters_written(events.len() as u64);
+            }
+            SinkMessage::Late(events) => {
+                if let Some(late) = &mut outputs.late {
+                    late.write(&events)?;
+                }
+                metrics.late_written(events.len() as u64);
             }
             SinkMessage::End => ended += 1,
         }
         if input.is_empty() {
-            flush(&mut sinks, &mut dead_sink)?;
+            outputs.flush()?;
         }
     }
-    flush(&mut sinks, &mut dead_sink)
+    outputs.flush()
 }
 
-fn flush(sinks: &mut [(String, Box<dyn Sink>)], dead: &mut Box<dyn Sink>) -> Result<(), SinkError> {
-    for (_, sink) in sinks {
-        sink.flush()?;
+impl Outputs {
+    fn flush(&mut self) -> Result<(), SinkError> {
+        for (_, sink) in &mut self.sinks {
+            sink.flush()?;
+        }
+        if let Some(late) = &mut self.late {
+            late.flush()?;
+        }
+        self.dead.flush()
     }
-    dead.flush()
 }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::keys;
+use super::time::{self, PartitionWatermark};
 use super::{SinkMessage, WorkerMessage};
-use crate::config::KeyBy;
+use crate::config::{EventTime, KeyBy};
 use crate::event::{DeadLetter, ErrorKind, Event};
 use crate::metrics::Metrics;
 use crate::source::{Emit, Stopped};
@@ -35,10 +36,14 @@ pub struct Routing {
     pub batch_size: usize,
     /// How long a partly filled batch may wait.
     pub linger: Duration,
+    /// Event time, when the pipeline works in it.
+    pub event_time: Option<EventTime>,
 }
 
 /// Routes one source partition's events to the workers.
 pub struct Router {
+    /// This router's index among every worker's inputs.
+    input: usize,
     source: Arc<str>,
     routing: Arc<Routing>,
     workers: Vec<Sender<WorkerMessage>>,
@@ -50,11 +55,22 @@ pub struct Router {
     unreported: u64,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
+    watermark: PartitionWatermark,
+    /// The watermark last sent to each worker.
+    sent: Vec<i64>,
+    /// When the source was last seen emitting (checked at flushes), for
+    /// idleness.
+    last_event: Instant,
+    /// Whether an event was emitted since the last flush.
+    emitted: bool,
+    /// Whether the workers were told this partition is idle.
+    idle: bool,
 }
 
 impl Router {
     /// A router for `source` sending to `workers` and (dead letters) `sink`.
     pub fn new(
+        input: usize,
         source: Arc<str>,
         routing: Arc<Routing>,
         workers: Vec<Sender<WorkerMessage>>,
@@ -63,7 +79,17 @@ impl Router {
         metrics: Arc<Metrics>,
     ) -> Self {
         let buffers = workers.iter().map(|_| Vec::new()).collect();
+        let bound = routing
+            .event_time
+            .as_ref()
+            .map_or(0, |t| t.max_out_of_orderness_ms);
         Router {
+            input,
+            watermark: PartitionWatermark::new(bound),
+            sent: vec![i64::MIN; workers.len()],
+            last_event: Instant::now(),
+            emitted: false,
+            idle: false,
             source,
             routing,
             workers,
@@ -85,39 +111,64 @@ impl Router {
         // failing); there is nobody left to tell.
         let _ = self.send_all();
         for worker in &self.workers {
-            let _ = worker.send(WorkerMessage::End);
+            let _ = worker.send(WorkerMessage::End { input: self.input });
         }
         let _ = self.sink.send(SinkMessage::End);
     }
 
-    /// The worker for `event`, or why it cannot be routed.
-    fn route(&self, event: &Event) -> Result<usize, String> {
+    /// Sets the event's time and route key; returns its worker, or why it
+    /// cannot be routed.
+    fn route(&self, event: &mut Event) -> Result<usize, String> {
         let routing = &*self.routing;
-        let group = match &routing.key_by {
+        if let Some(spec) = &routing.event_time {
+            event.time = time::event_time(spec, &event.value, event.time)
+                .map_err(|e| format!("no usable event time: {e}"))?;
+        }
+        let key: Arc<[u8]> = match &routing.key_by {
             KeyBy::SourcePartition => {
                 return Ok(event.position.partition as usize % self.workers.len());
             }
             KeyBy::EventKey => match &event.key {
-                Some(key) => keys::key_group(key, routing.key_groups),
+                Some(key) => Arc::from(key.as_slice()),
                 None => return Err("event has no key to key by".into()),
             },
             KeyBy::Field(path) => match weir_json::find(&event.value, path) {
-                Ok(Some(raw)) => keys::key_group(&weir_json::key_bytes(raw), routing.key_groups),
+                Ok(Some(raw)) => Arc::from(&*weir_json::key_bytes(raw)),
                 Ok(None) => return Err(format!("key field `{path}` is missing")),
                 Err(error) => return Err(format!("value is not json: {error}")),
             },
         };
+        let group = keys::key_group(&key, routing.key_groups);
+        event.route_key = Some(key);
         Ok(routing.table[group as usize] as usize)
+    }
+
+    /// Sends the partition's watermark to `worker` if it advanced there.
+    /// Called only when `worker`'s buffer is empty, so the watermark follows
+    /// every event it covers.
+    fn send_watermark(&mut self, worker: usize) -> Result<(), Stopped> {
+        let watermark = self.watermark.current();
+        if self.routing.event_time.is_none() || watermark <= self.sent[worker] {
+            return Ok(());
+        }
+        self.sent[worker] = watermark;
+        let message = WorkerMessage::Watermark {
+            input: self.input,
+            watermark,
+        };
+        self.workers[worker].send(message).map_err(|_| Stopped)
     }
 
     fn send(&mut self, worker: usize) -> Result<(), Stopped> {
         let batch = std::mem::take(&mut self.buffers[worker]);
-        if batch.is_empty() {
-            return Ok(());
+        if !batch.is_empty() {
+            let message = WorkerMessage::Batch {
+                input: self.input,
+                events: batch,
+            };
+            self.workers[worker].send(message).map_err(|_| Stopped)?;
         }
-        self.workers[worker]
-            .send(WorkerMessage::Batch(batch))
-            .map_err(|_| Stopped)
+        self.send_watermark(worker)
     }
 
     fn send_all(&mut self) -> Result<(), Stopped> {
@@ -148,8 +199,12 @@ impl Emit for Router {
         if self.oldest.is_none() {
             self.oldest = Some(Instant::now());
         }
-        match self.route(&event) {
+        self.idle = false;
+        self.emitted = true;
+        let mut event = event;
+        match self.route(&mut event) {
             Ok(worker) => {
+                self.watermark.observe(event.time);
                 self.buffers[worker].push(event);
                 if self.buffers[worker].len() >= self.routing.batch_size {
                     self.send(worker)?;
@@ -182,7 +237,25 @@ impl Emit for Router {
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
-        self.send_all()
+        if std::mem::take(&mut self.emitted) {
+            self.last_event = Instant::now();
+        }
+        self.send_all()?;
+        // A source flushes before it waits; one that has waited past the
+        // idle timeout stops holding the workers' watermark back.
+        let Some(spec) = &self.routing.event_time else {
+            return Ok(());
+        };
+        if !self.idle && self.last_event.elapsed() >= spec.idle_timeout {
+            self.idle = true;
+            tracing::debug!(source = %self.source, input = self.input, "source partition idle");
+            for worker in &self.workers {
+                worker
+                    .send(WorkerMessage::Idle { input: self.input })
+                    .map_err(|_| Stopped)?;
+            }
+        }
+        Ok(())
     }
 
     fn stopping(&self) -> bool {

@@ -204,16 +204,17 @@ impl Stage {
                 Output::New(i, decoded) => {
                     let i = i as usize;
                     uses[i] -= 1;
-                    let position = input[i].as_ref().map(|e| e.position.clone());
-                    if uses[i] == 0 {
-                        input[i] = None;
-                    }
+                    // A derived event keeps its origin's position and key-by
+                    // key: it stays the same record, on the same worker.
+                    let origin = if uses[i] == 0 { input[i].take() } else { None };
+                    let origin = origin.as_ref().or(input[i].as_ref());
                     events.push(Event {
                         key: decoded.key,
                         value: decoded.value,
                         headers: decoded.headers,
                         time: decoded.time,
-                        position: position.unwrap_or_default(),
+                        position: origin.map(|e| e.position.clone()).unwrap_or_default(),
+                        route_key: origin.and_then(|e| e.route_key.clone()),
                     });
                 }
             }

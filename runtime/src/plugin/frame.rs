@@ -130,6 +130,7 @@ mod tests {
             headers: vec![("h".into(), b"v".to_vec()), ("empty".into(), Vec::new())],
             time: -5,
             position: Default::default(),
+            route_key: None,
         }
     }
 

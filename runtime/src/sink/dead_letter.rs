@@ -91,6 +91,7 @@ pub fn to_event(letter: &DeadLetter) -> Event {
         headers,
         time: event.time,
         position: position.clone(),
+        route_key: None,
     }
 }
 
@@ -119,6 +120,7 @@ mod tests {
                 partition: 1,
                 offset: 42,
             },
+            route_key: None,
         }
     }
 

@@ -194,6 +194,7 @@ pub fn generate(config: &GeneratorConfig, seq: u64) -> Event {
         headers: Vec::new(),
         time: ts,
         position: SourcePosition::default(),
+        route_key: None,
     }
 }
 

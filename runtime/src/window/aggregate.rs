@@ -140,15 +140,15 @@ impl Accumulator {
             (Accumulator::Distinct(set), Input::Json(raw)) => {
                 set.insert(raw.clone());
             }
-            (Accumulator::First(best), Input::Json(raw)) => {
-                if best.as_ref().is_none_or(|(t, s, _)| (time, seq) < (*t, *s)) {
-                    *best = Some((time, seq, raw.clone()));
-                }
+            (Accumulator::First(best), Input::Json(raw))
+                if best.as_ref().is_none_or(|(t, s, _)| (time, seq) < (*t, *s)) =>
+            {
+                *best = Some((time, seq, raw.clone()));
             }
-            (Accumulator::Last(best), Input::Json(raw)) => {
-                if best.as_ref().is_none_or(|(t, s, _)| (time, seq) > (*t, *s)) {
-                    *best = Some((time, seq, raw.clone()));
-                }
+            (Accumulator::Last(best), Input::Json(raw))
+                if best.as_ref().is_none_or(|(t, s, _)| (time, seq) > (*t, *s)) =>
+            {
+                *best = Some((time, seq, raw.clone()));
             }
             // The caller extracts inputs by `Function::input`, so a mismatch
             // cannot happen; ignoring it keeps the host panic-free.
@@ -168,15 +168,15 @@ impl Accumulator {
                 *n += n2;
             }
             (Accumulator::Distinct(a), Accumulator::Distinct(b)) => a.extend(b.iter().cloned()),
-            (Accumulator::First(a), Accumulator::First(Some(b))) => {
-                if a.as_ref().is_none_or(|(t, s, _)| (b.0, b.1) < (*t, *s)) {
-                    *a = Some(b.clone());
-                }
+            (Accumulator::First(a), Accumulator::First(Some(b)))
+                if a.as_ref().is_none_or(|(t, s, _)| (b.0, b.1) < (*t, *s)) =>
+            {
+                *a = Some(b.clone());
             }
-            (Accumulator::Last(a), Accumulator::Last(Some(b))) => {
-                if a.as_ref().is_none_or(|(t, s, _)| (b.0, b.1) > (*t, *s)) {
-                    *a = Some(b.clone());
-                }
+            (Accumulator::Last(a), Accumulator::Last(Some(b)))
+                if a.as_ref().is_none_or(|(t, s, _)| (b.0, b.1) > (*t, *s)) =>
+            {
+                *a = Some(b.clone());
             }
             _ => {}
         }

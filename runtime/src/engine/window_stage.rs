@@ -1,0 +1,171 @@
+//! A window stage on one worker: reads each event's aggregate inputs from
+//! its JSON value, feeds the window operator, and turns window results into
+//! events.
+//!
+//! A result event's value is one JSON object:
+//! `{"key":…,"window_start":…,"window_end":…,<aggregates…>,"update":false}`
+//! with the aggregates in the order the stage lists them. Its time is
+//! `window_end - 1`, its key and route key the window's key.
+
+use std::sync::Arc;
+
+use crate::config::{AggregateConfig, WindowStage as WindowConfig};
+use crate::event::{DeadLetter, ErrorKind, Event, SourcePosition};
+use crate::sink::encode;
+use crate::window::aggregate::{Input, InputKind, Value, write_number};
+use crate::window::{Verdict, WindowOperator, WindowResult, WindowSpec};
+
+/// A window stage running on one worker.
+pub struct WindowStage {
+    name: Arc<str>,
+    aggregates: Vec<AggregateConfig>,
+    operator: WindowOperator,
+    results: Vec<WindowResult>,
+}
+
+/// Where a window stage puts what it produces.
+pub struct WindowOutput<'a> {
+    /// Result events, in order.
+    pub events: &'a mut Vec<Event>,
+    /// Events whose aggregate inputs could not be read.
+    pub dead: &'a mut Vec<DeadLetter>,
+    /// Events too late for every window they belong to.
+    pub late: &'a mut Vec<Event>,
+}
+
+impl WindowStage {
+    /// A window stage named `name`.
+    pub fn new(name: Arc<str>, config: &WindowConfig) -> Self {
+        let spec = WindowSpec {
+            kind: config.window,
+            allowed_lateness: config.allowed_lateness_ms,
+            functions: config.aggregates.iter().map(|a| a.function).collect(),
+        };
+        WindowStage {
+            name,
+            aggregates: config.aggregates.clone(),
+            operator: WindowOperator::new(spec),
+            results: Vec::new(),
+        }
+    }
+
+    /// Adds a batch of events to their windows.
+    pub fn process(&mut self, events: Vec<Event>, out: WindowOutput<'_>) {
+        for event in events {
+            let inputs = match self.inputs(&event) {
+                Ok(inputs) => inputs,
+                Err(message) => {
+                    out.dead.push(self.dead_letter(event, message));
+                    continue;
+                }
+            };
+            let Some(key) = event.route_key.clone() else {
+                out.dead
+                    .push(self.dead_letter(event, "event has no key to window by".into()));
+                continue;
+            };
+            let verdict = self
+                .operator
+                .add(&key, event.time, &inputs, &mut self.results);
+            if verdict == Verdict::Late {
+                out.late.push(event);
+            }
+        }
+        self.emit(out.events);
+    }
+
+    /// Moves the stage's watermark, emitting the windows it completes.
+    pub fn advance(&mut self, watermark: i64, events: &mut Vec<Event>) {
+        self.operator.advance(watermark, &mut self.results);
+        self.emit(events);
+    }
+
+    fn dead_letter(&self, event: Event, message: String) -> DeadLetter {
+        DeadLetter {
+            event,
+            kind: ErrorKind::Malformed,
+            message,
+            stage: Some(self.name.clone()),
+            plugin: None,
+        }
+    }
+
+    /// Each aggregate's input from the event's value.
+    fn inputs(&self, event: &Event) -> Result<Vec<Input>, String> {
+        let mut inputs = Vec::with_capacity(self.aggregates.len());
+        for aggregate in &self.aggregates {
+            let Some(field) = &aggregate.field else {
+                inputs.push(Input::None);
+                continue;
+            };
+            let raw = match weir_json::find(&event.value, field) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => {
+                    return Err(format!(
+                        "aggregate `{}` needs field `{field}`",
+                        aggregate.name
+                    ));
+                }
+                Err(error) => return Err(format!("value is not json: {error}")),
+            };
+            inputs.push(match aggregate.function.input() {
+                InputKind::Number => match weir_json::scalar(raw) {
+                    weir_json::Scalar::Number(x) => Input::Number(x),
+                    _ => {
+                        return Err(format!(
+                            "aggregate `{}` needs field `{field}` to be a number",
+                            aggregate.name
+                        ));
+                    }
+                },
+                InputKind::Json | InputKind::None => Input::Json(raw.to_vec()),
+            });
+        }
+        Ok(inputs)
+    }
+
+    fn emit(&mut self, events: &mut Vec<Event>) {
+        for result in self.results.drain(..) {
+            events.push(result_event(&self.name, &self.aggregates, result));
+        }
+    }
+}
+
+/// The event for one window result.
+fn result_event(stage: &Arc<str>, aggregates: &[AggregateConfig], r: WindowResult) -> Event {
+    use std::io::Write;
+    let mut value = Vec::with_capacity(128);
+    value.extend_from_slice(b"{\"key\":");
+    encode::json_bytes(&mut value, &r.key);
+    let _ = write!(
+        value,
+        ",\"window_start\":{},\"window_end\":{}",
+        r.start, r.end
+    );
+    for (aggregate, result) in aggregates.iter().zip(&r.values) {
+        value.push(b',');
+        encode::json_string(&mut value, &aggregate.name);
+        value.push(b':');
+        match result {
+            Value::Int(n) => {
+                let _ = write!(value, "{n}");
+            }
+            Value::Number(x) => write_number(&mut value, *x),
+            Value::Null => value.extend_from_slice(b"null"),
+            Value::Json(raw) => value.extend_from_slice(raw),
+        }
+    }
+    let _ = write!(value, ",\"update\":{}}}", r.update);
+    Event {
+        key: Some(r.key.to_vec()),
+        value,
+        headers: Vec::new(),
+        time: r.end - 1,
+        position: SourcePosition {
+            source: stage.clone(),
+            partition: 0,
+            offset: 0,
+        },
+        route_key: Some(r.key),
+    }
+}
