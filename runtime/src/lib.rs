@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod plugin;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod window;

@@ -15,6 +15,7 @@ tasks:
   test      install what the tests need, then run every test
   bench     run the benchmarks (criterion); extra arguments go to criterion
   plugins   build the plugins under plugins/ for wasm32-wasip2
+  sdk-deps  install the toolchains the language SDKs under sdk/ build with
   lint      cargo fmt --check and clippy -D warnings on every workspace";
 
 fn main() -> anyhow::Result<()> {
@@ -27,6 +28,7 @@ fn main() -> anyhow::Result<()> {
         "test" => test(&root, &rest),
         "bench" => bench(&root, &rest),
         "plugins" => plugins(&root),
+        "sdk-deps" => sdk_deps(&root),
         "lint" => lint(&root),
         _ => {
             eprintln!("{USAGE}");
@@ -75,6 +77,72 @@ fn ensure_wasm_target() -> anyhow::Result<()> {
     )
 }
 
+/// Debian packages the host build needs: RocksDB as a shared library (keyed
+/// state links against it, see .cargo/config.toml) and libclang, with which
+/// the `rocksdb` crate generates its bindings.
+const DEBIAN_PACKAGES: &[&str] = &["librocksdb-dev", "libclang-dev"];
+
+/// Installs whichever of `packages` is not installed, with apt-get (through
+/// sudo when not root), running `apt-get update` first only if the install
+/// fails. One `dpkg -s` per package when all are there. Without dpkg (not
+/// Debian) it says what the build needs and carries on.
+fn ensure_debian_packages(packages: &[&str]) -> anyhow::Result<()> {
+    let Some(missing) = missing_debian_packages(packages) else {
+        eprintln!(
+            "xtask: no dpkg here; the build needs RocksDB and libclang ({} on Debian)",
+            packages.join(", ")
+        );
+        return Ok(());
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let step = format!("installing {} (apt-get)", missing.join(" "));
+    let install = || run(&step, apt_get().args(["install", "-y"]).args(&missing));
+    if install().is_ok() {
+        return Ok(());
+    }
+    run(
+        "updating the package lists (apt-get)",
+        apt_get().arg("update"),
+    )?;
+    install()
+}
+
+/// The packages among `packages` that dpkg does not list as installed, or
+/// `None` when there is no dpkg.
+fn missing_debian_packages<'a>(packages: &[&'a str]) -> Option<Vec<&'a str>> {
+    let mut missing = Vec::new();
+    for &package in packages {
+        let output = Command::new("dpkg").args(["-s", package]).output().ok()?;
+        let installed = output.status.success()
+            && String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|l| l == "Status: install ok installed");
+        if !installed {
+            missing.push(package);
+        }
+    }
+    Some(missing)
+}
+
+/// `apt-get`, non-interactive, through sudo unless we are root.
+fn apt_get() -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mut command = if root {
+        Command::new("apt-get")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("apt-get");
+        sudo
+    };
+    command.env("DEBIAN_FRONTEND", "noninteractive");
+    command
+}
+
 fn plugins(root: &Path) -> anyhow::Result<()> {
     ensure_wasm_target()?;
     run(
@@ -95,6 +163,7 @@ fn plugin_cargo(root: &Path) -> Command {
 }
 
 fn demo(root: &Path) -> anyhow::Result<()> {
+    ensure_debian_packages(DEBIAN_PACKAGES)?;
     plugins(root)?;
     run(
         "building weir",
@@ -124,7 +193,21 @@ fn demo(root: &Path) -> anyhow::Result<()> {
 }
 
 fn test(root: &Path, rest: &[String]) -> anyhow::Result<()> {
+    ensure_debian_packages(DEBIAN_PACKAGES)?;
     plugins(root)?;
+    sdk_deps(root)?;
+    run(
+        "testing the Python SDK on the host",
+        Command::new("python3")
+            .args(["-m", "pytest", "-q", "sdk/python/tests"])
+            .current_dir(root),
+    )?;
+    run(
+        "testing the JavaScript SDK on the host",
+        Command::new("node")
+            .args(["--test", "sdk/js/test"])
+            .current_dir(root),
+    )?;
     run(
         "testing the plugins' logic on the host",
         plugin_cargo(root).args(["test", "--target", host_target()?.as_str()]),
@@ -147,6 +230,7 @@ fn test(root: &Path, rest: &[String]) -> anyhow::Result<()> {
 }
 
 fn bench(root: &Path, rest: &[String]) -> anyhow::Result<()> {
+    ensure_debian_packages(DEBIAN_PACKAGES)?;
     plugins(root)?;
     run(
         "building the layout benchmark's guest (wasm32-wasip2)",
@@ -168,6 +252,7 @@ fn bench(root: &Path, rest: &[String]) -> anyhow::Result<()> {
 }
 
 fn lint(root: &Path) -> anyhow::Result<()> {
+    ensure_debian_packages(DEBIAN_PACKAGES)?;
     ensure_wasm_target()?;
     run(
         "cargo fmt --check",
@@ -206,4 +291,60 @@ fn host_target() -> anyhow::Result<String> {
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_string)
         .context("rustc -vV printed no host triple")
+}
+
+/// componentize-py, which builds Python plugins (sdk/python).
+const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// Installs what the language SDKs build with, each only when it is missing
+/// or at another version, so that a second run takes a second: componentize-py
+/// from PyPI, the JavaScript SDK's npm packages (componentize-js, rolldown)
+/// from sdk/js/package-lock.json.
+fn sdk_deps(root: &Path) -> anyhow::Result<()> {
+    if !prints("componentize-py", &["--version"], COMPONENTIZE_PY) {
+        run(
+            "installing componentize-py (pip)",
+            Command::new("python3").args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                &format!("componentize-py=={COMPONENTIZE_PY}"),
+            ]),
+        )?;
+    }
+    for dir in ["sdk/js", "sdk/js/examples/json-schema"] {
+        let dir = root.join(dir);
+        if up_to_date(
+            &dir.join("package-lock.json"),
+            &dir.join("node_modules/.package-lock.json"),
+        ) {
+            continue;
+        }
+        run(
+            &format!("installing npm packages in {}", dir.display()),
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir),
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether `program args` runs and prints `expected` (e.g. a version).
+fn prints(program: &str, args: &[&str], expected: &str) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(expected))
+}
+
+/// Whether `made` exists and is not older than `source`.
+fn up_to_date(source: &Path, made: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (modified(source), modified(made)) {
+        (Some(source), Some(made)) => made >= source,
+        _ => false,
+    }
 }
