@@ -301,6 +301,8 @@ pub fn check_corpus(language: &str, components: &HashMap<&str, PathBuf>) {
 pub enum Language {
     /// `sdk/python`, built with componentize-py.
     Python,
+    /// `sdk/js`, bundled with rolldown and built with componentize-js.
+    Js,
 }
 
 impl Language {
@@ -308,6 +310,7 @@ impl Language {
     pub fn dir(self) -> &'static str {
         match self {
             Language::Python => "python",
+            Language::Js => "js",
         }
     }
 }
@@ -346,6 +349,33 @@ pub fn build(language: Language, project: &str) -> PathBuf {
             let mut command = Command::new("python3");
             command
                 .arg(root().join("sdk/python/build.py"))
+                .arg(&source)
+                .arg("-o")
+                .arg(&output)
+                .arg("--build-dir")
+                .arg(&out_dir);
+            command
+        }
+        Language::Js => {
+            require_tool("node", &["--version"], "v", "apt-get install nodejs npm");
+            let sdk = root().join("sdk/js");
+            assert!(
+                sdk.join("node_modules/@bytecodealliance/componentize-js/package.json")
+                    .exists(),
+                "componentize-js is not installed in sdk/js; run `cargo xtask sdk-deps` \
+                 (or `npm ci` in sdk/js)"
+            );
+            if source.join("package.json").exists() && !source.join("node_modules").exists() {
+                let installed = Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(&source)
+                    .status()
+                    .expect("run npm");
+                assert!(installed.success(), "npm ci in {} failed", source.display());
+            }
+            let mut command = Command::new("node");
+            command
+                .arg(sdk.join("build.js"))
                 .arg(&source)
                 .arg("-o")
                 .arg(&output)

@@ -2,6 +2,10 @@
 frames, calling the plugin once per event and packing the results. Nothing
 here imports the generated bindings, so it is tested on the build machine."""
 
+import os
+import sys
+import traceback
+
 from . import _frame
 from .config import Config, ConfigError
 from .emit import Emitter, Reject
@@ -24,6 +28,8 @@ class Slot:
             self.plugin = self.cls(Config(entries))
         except ConfigError as err:
             return str(err)
+        except BaseException as err:
+            crash(err)
         return None
 
 
@@ -47,6 +53,8 @@ def transform_batch(plugin, data, ends):
         except Reject as err:
             output.rollback(mark)
             errors.append((index, str(err)))
+        except BaseException as err:
+            crash(err)
     return output, errors
 
 
@@ -61,4 +69,22 @@ def validate_batch(plugin, data, ends):
             plugin.validate(_frame.decode(data, start, end))
         except (Reject, FrameError) as err:
             errors.append((index, str(err)))
+        except BaseException as err:
+            crash(err)
     return errors
+
+
+def crash(err):
+    """Traps the instance after writing one line about ``err`` to stderr.
+
+    weir explains a trap with the last line a plugin wrote to stderr that
+    says "panicked at"; CPython's traceback spreads over many lines and
+    componentize-py's own panic line would come last, hiding it. So: one
+    line, `plugin panicked at <file>:<line>: <Type>: <message>`, then
+    abort, which is a wasm trap inside a component.
+    """
+    frames = traceback.extract_tb(err.__traceback__)
+    where = "%s:%d" % (frames[-1].filename, frames[-1].lineno) if frames else "<unknown>"
+    message = ("%s: %s" % (type(err).__name__, err)).replace("\n", " ")
+    print("plugin panicked at %s: %s" % (where, message), file=sys.stderr, flush=True)
+    os.abort()

@@ -19,6 +19,34 @@ from weir_sdk import json
 MAX_REPORTED = 10
 
 
+def _match_subschema_ids(value):
+    for keyword in jsonschema.validators._SUBSCHEMAS_KEYWORDS:
+        if isinstance(value.get(keyword), str):
+            yield keyword, value
+
+
+# FIXME: jsonschema 4.17 takes a *property named* "$id" (the draft 6 and 7
+# meta-schemas have one) for a subschema's id, and inside the component
+# (CPython of componentize-py 0.25.1) resolving a `$ref` then reaches it and
+# fails hashing a dict; checking any draft-7 schema at init trapped. Only
+# string ids are ids, so only those are collected. Remove with a jsonschema
+# that has no such bug and no native dependency.
+jsonschema.validators._match_subschema_keywords = _match_subschema_ids
+
+# componentize-py runs this module at build time and snapshots the result;
+# at run time a plugin has no file system. jsonschema reads its meta-schemas
+# and vocabularies from package files on first use, so use every draft once
+# now, while the files are there.
+for _draft in (
+    jsonschema.Draft202012Validator,
+    jsonschema.Draft201909Validator,
+    jsonschema.Draft7Validator,
+    jsonschema.Draft6Validator,
+    jsonschema.Draft4Validator,
+):
+    _draft.check_schema({"$ref": "#"})
+
+
 def external_ref(schema):
     """The first `$ref` that points outside the schema, or None."""
     if isinstance(schema, dict):
