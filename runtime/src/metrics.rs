@@ -65,6 +65,7 @@ pub struct Metrics {
     instantiations: Family<StageLabels, Counter>,
     log_dropped: Family<StageLabels, Counter>,
     late_events: Family<PipelineLabels, Counter>,
+    duplicates: Family<StageLabels, Counter>,
     totals: Totals,
 }
 
@@ -81,6 +82,8 @@ pub struct Totals {
     pub skipped: AtomicU64,
     /// Events too late for every window, written to the late output.
     pub late: AtomicU64,
+    /// Events dropped as duplicates by dedupe stages.
+    pub deduplicated: AtomicU64,
 }
 
 impl Metrics {
@@ -99,6 +102,7 @@ impl Metrics {
         let instantiations = Family::default();
         let log_dropped = Family::default();
         let late_events = Family::default();
+        let duplicates = Family::default();
         let r = &mut registry;
         r.register(
             "weir_source_events",
@@ -150,8 +154,14 @@ impl Metrics {
             "Events too late for every window, sent to the late output",
             late_events.clone(),
         );
+        r.register(
+            "weir_duplicates_dropped",
+            "Events a dedupe stage dropped because their id was seen before",
+            duplicates.clone(),
+        );
         Metrics {
             late_events,
+            duplicates,
             pipeline: pipeline.to_string(),
             registry,
             source_events,
@@ -211,6 +221,16 @@ impl Metrics {
             .get_or_create(&self.pipeline_labels())
             .inc_by(n);
         self.totals.late.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `stage` dropped `n` duplicate events.
+    pub fn deduplicated(&self, stage: &str, n: u64) {
+        let labels = StageLabels {
+            pipeline: self.pipeline.clone(),
+            stage: stage.to_string(),
+        };
+        self.duplicates.get_or_create(&labels).inc_by(n);
+        self.totals.deduplicated.fetch_add(n, Ordering::Relaxed);
     }
 
     fn pipeline_labels(&self) -> PipelineLabels {

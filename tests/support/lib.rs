@@ -118,6 +118,7 @@ pub fn run_pipeline(path: &Path) -> Result<Summary, String> {
     summary.dead_lettered -= before.dead_lettered;
     summary.skipped -= before.skipped;
     summary.late -= before.late;
+    summary.deduplicated -= before.deduplicated;
     Ok(summary)
 }
 
@@ -130,6 +131,7 @@ fn snapshot(runtime: &PluginRuntime) -> Summary {
         dead_lettered: totals.dead_lettered.load(Relaxed),
         skipped: totals.skipped.load(Relaxed),
         late: totals.late.load(Relaxed),
+        deduplicated: totals.deduplicated.load(Relaxed),
         elapsed: Default::default(),
     }
 }

@@ -16,6 +16,7 @@
 //! batch_size = 1024         # events per batch, 1..=65536, default 1024
 //! batch_linger_ms = 10      # how long a partial batch may wait, default 10
 //! channel_capacity = 4      # batches per worker channel, default 4
+//! state_dir = "state"       # keyed state; default `.weir/<name>/state`
 //!
 //! [[source]]                # at least one
 //! name = "payments"
@@ -34,12 +35,32 @@
 //! [key_by]                  # default: key by source partition
 //! field = "card"            # a dotted JSON path, or `event_key = true`
 //!
+//! [event_time]              # needed by window stages
+//! field = "ts"              # default: the time the source gave the record
+//! format = "epoch_ms"       # or "epoch_s", "rfc3339"
+//! max_out_of_orderness_ms = 5000  # default 0
+//! idle_timeout_ms = 10000   # an idle partition stops holding the watermark
+//!
 //! [[stage]]                 # zero or more, run in order
 //! name = "validate"
 //! plugin = "plugins/validate.wasm"
 //! config = { min_amount = 1, currencies = ["EUR", "USD"] }
 //! limits = { memory_mib = 64, timeout_ms = 1000, max_output_mib = 16 }
 //! on_error = "dlq"          # or "skip", "fail", { retry = 3 }
+//!
+//! [[stage]]                 # a window instead of a plugin
+//! name = "velocity"
+//! window = { type = "sliding", size_ms = 60000, slide_ms = 10000 }
+//! # or { type = "tumbling", size_ms = … }, { type = "session", gap_ms = … }
+//! allowed_lateness_ms = 5000  # default 0
+//! aggregates = [
+//!   { function = "count" },  # also sum, min, max, avg, distinct_count,
+//!   { function = "sum", field = "amount", name = "total" },  # first, last
+//! ]
+//!
+//! [[stage]]                 # drop retried events (needs [event_time], [key_by])
+//! name = "dedupe"
+//! dedupe = { field = "id", within_ms = 600000 }
 //!
 //! [[sink]]                  # at least one; every output event goes to each
 //! name = "out"
@@ -49,6 +70,10 @@
 //!
 //! [dead_letter]             # default: file `dead-letters.jsonl` beside this file
 //! type = "stdout"
+//!
+//! [late]                    # events too late for every window; only with
+//! type = "file"             # window stages; default: file
+//! path = "out/late.jsonl"   # `late-events.jsonl` beside this file
 //! ```
 //!
 //! Relative paths (plugins, input and output files) are resolved against the
@@ -103,6 +128,9 @@ pub struct PipelineConfig {
     /// named `late` writing `late-events.jsonl` beside the pipeline file.
     /// `None` when the pipeline has no window stage.
     pub late: Option<SinkConfig>,
+    /// `[pipeline] state_dir`: where keyed state lives; by default
+    /// `.weir/<name>/state` beside the pipeline file.
+    pub state_dir: PathBuf,
 }
 
 /// Default `[pipeline]` values.
@@ -188,6 +216,23 @@ pub enum StageKind {
     Plugin(PluginStage),
     /// `window = { … }`: an event-time window with built-in aggregates.
     Window(WindowStage),
+    /// `dedupe = { … }`: drops events whose id was seen shortly before.
+    Dedupe(DedupeStage),
+}
+
+/// A dedupe stage: `dedupe = { field = "id", within_ms = 600000 }`.
+///
+/// An event is dropped when an event of the same key with the same id was
+/// kept less than `within_ms` of event time before (or after) it, so that a
+/// producer that retries does not count twice. The ids it remembers live in
+/// the keyed state store and are forgotten once the watermark passes their
+/// time plus `within_ms`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DedupeStage {
+    /// The JSON field holding the event's id.
+    pub field: weir_json::Path,
+    /// How long an id is remembered, in ms of event time.
+    pub within_ms: i64,
 }
 
 /// A window stage: `window`, `aggregates` and `allowed_lateness_ms`.
@@ -231,7 +276,7 @@ impl StageConfig {
     pub fn plugin(&self) -> Option<&PluginStage> {
         match &self.kind {
             StageKind::Plugin(plugin) => Some(plugin),
-            StageKind::Window(_) => None,
+            StageKind::Window(_) | StageKind::Dedupe(_) => None,
         }
     }
 }

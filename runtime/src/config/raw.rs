@@ -57,6 +57,14 @@ impl RawWindow {
     }
 }
 
+/// A dedupe stage's `dedupe = { field = …, within_ms = … }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `dedupe` table")]
+pub(super) struct RawDedupe {
+    pub field: Spanned<String>,
+    pub within_ms: Spanned<u64>,
+}
+
 /// A window's `type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,6 +93,7 @@ pub(super) struct RawPipelineTable {
     pub batch_size: Option<Spanned<usize>>,
     pub batch_linger_ms: Option<Spanned<u64>>,
     pub channel_capacity: Option<Spanned<usize>>,
+    pub state_dir: Option<Spanned<String>>,
 }
 
 /// `[[source]]`: one flat table for every source type; `validate` rejects
@@ -144,6 +153,7 @@ pub(super) struct RawStage {
     pub name: Spanned<String>,
     pub plugin: Option<Spanned<String>>,
     pub window: Option<Spanned<RawWindow>>,
+    pub dedupe: Option<Spanned<RawDedupe>>,
     pub aggregates: Option<Spanned<Vec<RawAggregate>>>,
     pub allowed_lateness_ms: Option<Spanned<u64>>,
     pub config: Option<Spanned<toml::Table>>,

@@ -12,13 +12,14 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::raw::{
-    RawAggregate, RawDeadLetter, RawEventTime, RawKeyBy, RawLimits, RawPipeline, RawPipelineTable,
-    RawSink, RawSinkType, RawSource, RawSourceType, RawStage, RawWindow, RawWindowType,
+    RawAggregate, RawDeadLetter, RawDedupe, RawEventTime, RawKeyBy, RawLimits, RawPipeline,
+    RawPipelineTable, RawSink, RawSinkType, RawSource, RawSourceType, RawStage, RawWindow,
+    RawWindowType,
 };
 use super::{
-    AggregateConfig, ConfigError, ErrorPolicy, EventTime, GeneratorConfig, KeyBy, Limits,
-    PipelineConfig, PluginStage, SinkConfig, SinkFormat, SinkKind, SourceConfig, SourceKind,
-    StageConfig, StageKind, TimeFormat, WindowStage,
+    AggregateConfig, ConfigError, DedupeStage, ErrorPolicy, EventTime, GeneratorConfig, KeyBy,
+    Limits, PipelineConfig, PluginStage, SinkConfig, SinkFormat, SinkKind, SourceConfig,
+    SourceKind, StageConfig, StageKind, TimeFormat, WindowStage,
 };
 use crate::window::WindowKind;
 use crate::window::aggregate::{Function, InputKind};
@@ -86,6 +87,7 @@ impl<'a> Checker<'a> {
             batch_size: None,
             batch_linger_ms: None,
             channel_capacity: None,
+            state_dir: None,
         });
         let name = match &table.name {
             Some(name) => self.name(name)?,
@@ -95,6 +97,10 @@ impl<'a> Checker<'a> {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned(),
+        };
+        let state_dir = match &table.state_dir {
+            Some(dir) => self.resolve(dir.get_ref()),
+            None => self.resolve(&format!(".weir/{name}/state")),
         };
         let parallelism = self.parallelism(&table)?;
         let key_groups = self.key_groups(&table, parallelism)?;
@@ -170,6 +176,7 @@ impl<'a> Checker<'a> {
             dead_letter,
             event_time,
             late,
+            state_dir,
         })
     }
 
@@ -418,35 +425,48 @@ impl<'a> Checker<'a> {
         key_by: &KeyBy,
     ) -> Result<StageConfig, ConfigError> {
         let name = self.unique_name("stage", &raw.name)?;
-        let kind = match (&raw.plugin, &raw.window) {
-            (Some(_), Some(window)) => {
+        let chosen: Vec<(&str, Span)> = [
+            raw.plugin.as_ref().map(|p| ("plugin", p.span())),
+            raw.window.as_ref().map(|w| ("window", w.span())),
+            raw.dedupe.as_ref().map(|d| ("dedupe", d.span())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if let [(first, _), (second, span), ..] = chosen.as_slice() {
+            return Err(self.error(
+                span.clone(),
+                format!("stage `{name}` has both `{first}` and `{second}`; a stage runs one"),
+            ));
+        }
+        let Some((what, span)) = chosen.first().cloned() else {
+            return Err(self.error(
+                raw.name.span(),
+                format!(
+                    "stage `{name}` needs `plugin = \"<file>\"`, `window = {{ … }}` or \
+                     `dedupe = {{ … }}`"
+                ),
+            ));
+        };
+        if what != "plugin" {
+            if !event_time {
                 return Err(self.error(
-                    window.span(),
-                    format!("stage `{name}` has both `plugin` and `window`; a stage runs one"),
+                    span,
+                    format!("{what} stage `{name}` needs an `[event_time]` table"),
                 ));
             }
-            (None, None) => {
+            if *key_by == KeyBy::SourcePartition {
                 return Err(self.error(
-                    raw.name.span(),
-                    format!("stage `{name}` needs `plugin = \"<file>\"` or `window = {{ … }}`"),
+                    span,
+                    format!("{what} stage `{name}` needs a `[key_by]`: its state is per key"),
                 ));
             }
-            (Some(plugin), None) => StageKind::Plugin(self.plugin_stage(&name, plugin, &raw)?),
-            (None, Some(window)) => {
-                if !event_time {
-                    return Err(self.error(
-                        window.span(),
-                        format!("window stage `{name}` needs an `[event_time]` table"),
-                    ));
-                }
-                if *key_by == KeyBy::SourcePartition {
-                    return Err(self.error(
-                        window.span(),
-                        format!("window stage `{name}` needs a `[key_by]`: windows are per key"),
-                    ));
-                }
-                StageKind::Window(self.window_stage(&name, window, &raw)?)
-            }
+        }
+        let kind = match (&raw.plugin, &raw.window, &raw.dedupe) {
+            (Some(plugin), _, _) => StageKind::Plugin(self.plugin_stage(&name, plugin, &raw)?),
+            (_, Some(window), _) => StageKind::Window(self.window_stage(&name, window, &raw)?),
+            (_, _, Some(dedupe)) => StageKind::Dedupe(self.dedupe_stage(&name, dedupe, &raw)?),
+            (None, None, None) => unreachable!("a stage kind was chosen above"),
         };
         Ok(StageConfig { name, kind })
     }
@@ -493,6 +513,35 @@ impl<'a> Checker<'a> {
             limits,
             on_error,
         })
+    }
+
+    fn dedupe_stage(
+        &self,
+        name: &str,
+        dedupe: &Spanned<RawDedupe>,
+        raw: &RawStage,
+    ) -> Result<DedupeStage, ConfigError> {
+        let others = [
+            raw.config.as_ref().map(|c| ("config", c.span())),
+            raw.on_error.as_ref().map(|c| ("on_error", c.span())),
+            raw.limits.as_ref().map(|_| ("limits", dedupe.span())),
+            raw.aggregates.as_ref().map(|a| ("aggregates", a.span())),
+            raw.allowed_lateness_ms
+                .as_ref()
+                .map(|a| ("allowed_lateness_ms", a.span())),
+        ];
+        if let Some((key, span)) = others.into_iter().flatten().next() {
+            return Err(self.error(
+                span,
+                format!("`{key}` does not apply to stage `{name}`, which is a dedupe stage"),
+            ));
+        }
+        let d = dedupe.get_ref();
+        let field = weir_json::Path::parse(d.field.get_ref()).map_err(|error| {
+            self.error(d.field.span(), format!("invalid dedupe field: {error}"))
+        })?;
+        let within_ms = self.range(&d.within_ms, "within_ms", 1, MAX_TIME_SPAN_MS)? as i64;
+        Ok(DedupeStage { field, within_ms })
     }
 
     fn window_stage(

@@ -13,6 +13,7 @@
 //! the sink thread when every router and worker has, so checkpoint barriers
 //! and watermarks can later travel the same way and be aligned per input.
 
+mod dedupe_stage;
 mod keys;
 mod router;
 pub mod stage;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use dedupe_stage::DedupeStage;
 pub use keys::{assignment, key_group};
 use router::{Router, Routing};
 use stage::{Stage, StageError, StageOutput};
@@ -105,6 +107,18 @@ pub enum EngineError {
     /// A stage stopped the pipeline (its `fail` policy).
     #[error(transparent)]
     Stage(#[from] StageError),
+    /// The keyed state store could not be opened.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// The state directory could not be cleared for a fresh run.
+    #[error("cannot clear the state directory `{path}`: {error}")]
+    ClearState {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        error: std::io::Error,
+    },
     /// A thread could not be started or died unexpectedly (an internal error).
     #[error("internal error: {0}")]
     Internal(String),
@@ -123,6 +137,8 @@ pub struct Summary {
     pub skipped: u64,
     /// Events too late for every window (written to the late output).
     pub late: u64,
+    /// Events dropped as duplicates by dedupe stages.
+    pub deduplicated: u64,
     /// How long the run took.
     pub elapsed: Duration,
 }
@@ -138,6 +154,7 @@ pub struct Pipeline {
 enum Operator {
     Plugin(Box<Stage>),
     Window(WindowStage),
+    Dedupe(DedupeStage),
 }
 
 impl Pipeline {
@@ -178,8 +195,10 @@ impl Pipeline {
             );
             loaded.push(Some(plugin));
         }
+        let state = open_state(&config)?;
+        let table = keys::assignment(config.key_groups, config.parallelism);
         let mut workers = Vec::new();
-        for _ in 0..config.parallelism {
+        for worker in 0..config.parallelism {
             let mut operators = Vec::new();
             for (stage, plugin) in config.stages.iter().zip(&loaded) {
                 let name: Arc<str> = stage.name.as_str().into();
@@ -200,6 +219,16 @@ impl Pipeline {
                     }
                     (StageKind::Window(window), _) => {
                         Operator::Window(WindowStage::new(name, window))
+                    }
+                    (StageKind::Dedupe(dedupe), _) => {
+                        let Some(store) = &state else {
+                            return Err(EngineError::Internal("no state store".into()));
+                        };
+                        let id = operators.len() as u16;
+                        let handle = store.stage(id, owned_groups(&table, worker));
+                        let groups = config.key_groups;
+                        let m = metrics.clone();
+                        Operator::Dedupe(DedupeStage::new(name, dedupe.clone(), groups, handle, m))
                     }
                     (StageKind::Plugin(_), None) => {
                         return Err(EngineError::Internal(
@@ -335,6 +364,7 @@ impl Pipeline {
             dead_lettered: totals.dead_lettered.load(Ordering::Relaxed),
             skipped: totals.skipped.load(Ordering::Relaxed),
             late: totals.late.load(Ordering::Relaxed),
+            deduplicated: totals.deduplicated.load(Ordering::Relaxed),
             elapsed: started.elapsed(),
         })
     }
@@ -348,6 +378,37 @@ where
         .name(name.to_string())
         .spawn(body)
         .map_err(|e| EngineError::Internal(format!("cannot start thread `{name}`: {e}")))
+}
+
+/// Opens the keyed state store when a stage needs one.
+///
+/// FIXME: state starts empty on every run (the directory is cleared) because
+/// there are no checkpoints yet to restore it from; keeping state from a
+/// previous run while sources start from the beginning would drop every
+/// replayed event as a duplicate.
+fn open_state(config: &PipelineConfig) -> Result<Option<crate::state::StateStore>, EngineError> {
+    if !config
+        .stages
+        .iter()
+        .any(|s| matches!(s.kind, StageKind::Dedupe(_)))
+    {
+        return Ok(None);
+    }
+    let dir = &config.state_dir;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|error| EngineError::ClearState {
+            path: dir.clone(),
+            error,
+        })?;
+    }
+    Ok(Some(crate::state::StateStore::open(dir)?))
+}
+
+/// The contiguous range of key groups `worker` owns in `table`.
+fn owned_groups(table: &[u32], worker: u32) -> std::ops::Range<u16> {
+    let first = table.iter().position(|&w| w == worker).unwrap_or(0);
+    let count = table.iter().filter(|&&w| w == worker).count();
+    first as u16..(first + count) as u16
 }
 
 /// How often a worker wakes up without input (to see idle inputs).
@@ -449,6 +510,7 @@ fn run_chain(
                 };
                 window.process(events, output);
             }
+            Operator::Dedupe(dedupe) => dedupe.process(events, &mut next, &mut out.dead)?,
         }
         events = next;
     }
@@ -464,10 +526,14 @@ fn advance(
     out: &mut WorkerOutput,
 ) -> Result<(), StageError> {
     for i in 0..operators.len() {
-        if let Operator::Window(window) = &mut operators[i] {
-            let mut results = Vec::new();
-            window.advance(watermark, &mut results);
-            run_chain(operators, i + 1, results, out)?;
+        match &mut operators[i] {
+            Operator::Window(window) => {
+                let mut results = Vec::new();
+                window.advance(watermark, &mut results);
+                run_chain(operators, i + 1, results, out)?;
+            }
+            Operator::Dedupe(dedupe) => dedupe.advance(watermark)?,
+            Operator::Plugin(_) => {}
         }
     }
     Ok(())

@@ -33,6 +33,9 @@ pub enum StageError {
     /// No instance of the stage's plugin could be made.
     #[error(transparent)]
     Instance(#[from] InstanceError),
+    /// The keyed state store failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// A stage running on one worker.
