@@ -116,8 +116,10 @@ impl Stage {
             self.run(first, events, dead)?;
             return self.run(second, events, dead);
         }
-        let event = input.into_iter().next().expect("one event");
-        self.single_failure(event, failure, events, dead)
+        match input.into_iter().next() {
+            Some(event) => self.single_failure(event, failure, events, dead),
+            None => Ok(()),
+        }
     }
 
     /// One event failed a call on its own.

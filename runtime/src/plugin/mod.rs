@@ -109,7 +109,10 @@ impl PluginRuntime {
         bindings::host::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         let cache = cache_dir.map(|dir| ArtifactCache::new(dir, &engine));
-        let ticker = Some(Ticker::start(engine.clone()));
+        let ticker = Some(
+            Ticker::start(engine.clone())
+                .map_err(|e| PluginError::Engine(format!("cannot start the epoch thread: {e}")))?,
+        );
         Ok(PluginRuntime {
             engine,
             linker,
@@ -286,7 +289,7 @@ struct Ticker {
 }
 
 impl Ticker {
-    fn start(engine: Engine) -> Self {
+    fn start(engine: Engine) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -296,9 +299,8 @@ impl Ticker {
                     std::thread::sleep(EPOCH_TICK);
                     engine.increment_epoch();
                 }
-            })
-            .expect("spawning the epoch thread");
-        Ticker { stop, thread }
+            })?;
+        Ok(Ticker { stop, thread })
     }
 
     fn stop(self) {
