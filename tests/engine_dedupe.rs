@@ -2,7 +2,7 @@
 //! time) is dropped; ids are forgotten once the watermark has passed them;
 //! ids live in the keyed state store.
 
-use weir_tests::{Scratch, run_pipeline};
+use weir_tests::{Scratch, file_pipeline, run_pipeline};
 
 #[test]
 fn retried_events_are_dropped_within_the_window_only() {
@@ -18,19 +18,7 @@ fn retried_events_are_dropped_within_the_window_only() {
         r#"{"card":"a","ts":170}"#,          // no id: dead-lettered
     ];
     scratch.write("in.jsonl", &(input.join("\n") + "\n"));
-    let path = scratch.write(
-        "pipeline.toml",
-        r#"
-[pipeline]
-name = "dedupe"
-batch_size = 1
-state_dir = "state"
-
-[[source]]
-name = "in"
-type = "file"
-path = "in.jsonl"
-
+    let body = r#"
 [event_time]
 field = "ts"
 
@@ -40,17 +28,9 @@ field = "card"
 [[stage]]
 name = "once"
 dedupe = { field = "id", within_ms = 100 }
-
-[[sink]]
-name = "out"
-type = "file"
-path = "out.jsonl"
-
-[dead_letter]
-type = "file"
-path = "dead.jsonl"
-"#,
-    );
+"#;
+    let settings = "name = \"dedupe\"\nbatch_size = 1\nstate_dir = \"state\"";
+    let path = scratch.write("pipeline.toml", &file_pipeline(settings, body));
     let summary = run_pipeline(&path).expect("pipeline runs");
     assert_eq!(
         scratch.lines("out.jsonl"),

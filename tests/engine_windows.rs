@@ -3,7 +3,7 @@
 //! corrected results for late events within the allowed lateness, and the
 //! late output for events later than that.
 
-use weir_tests::{Scratch, run_pipeline};
+use weir_tests::{Scratch, file_pipeline, run_pipeline};
 
 /// Sent one event per batch, so that each event is followed by its
 /// partition's watermark and the run is deterministic.
@@ -19,17 +19,8 @@ not json
 "#;
 
 fn pipeline(window: &str) -> String {
-    format!(
+    let body = format!(
         r#"
-[pipeline]
-name = "windows"
-batch_size = 1
-
-[[source]]
-name = "in"
-type = "file"
-path = "in.jsonl"
-
 [event_time]
 field = "ts"
 
@@ -42,20 +33,12 @@ window = {window}
 allowed_lateness_ms = 5
 aggregates = [{{ function = "count" }}, {{ function = "sum", field = "amount" }}]
 
-[[sink]]
-name = "out"
-type = "file"
-path = "out.jsonl"
-
-[dead_letter]
-type = "file"
-path = "dead.jsonl"
-
 [late]
 type = "file"
 path = "late.jsonl"
 "#
-    )
+    );
+    file_pipeline("name = \"windows\"\nbatch_size = 1", &body)
 }
 
 #[test]
