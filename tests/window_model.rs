@@ -298,7 +298,7 @@ fn check(kind: WindowKind, lateness: i64, ops: &[Op]) -> Result<(), TestCaseErro
     for (step, op) in ops.iter().enumerate() {
         match *op {
             Op::Add { key, time, value } => {
-                let a = operator.add(&[key], time, &inputs(value), &mut got);
+                let a = operator.add(&Arc::from(&[key][..]), time, &inputs(value), &mut got);
                 let b = model.add(key, time, value, &mut want);
                 prop_assert_eq!(a, b, "verdict at step {} ({:?})", step, op);
             }
@@ -341,9 +341,10 @@ fn session_windows_merge_when_a_bridging_event_arrives() {
     let mut operator = WindowOperator::new(spec);
     let mut out = Vec::new();
     let n = |x| vec![Input::None, Input::Number(x)];
+    let k: Arc<[u8]> = Arc::from(&b"k"[..]);
     // Two sessions of key "k": [0, 10) and [15, 25).
-    operator.add(b"k", 0, &n(1.0), &mut out);
-    operator.add(b"k", 15, &n(2.0), &mut out);
+    operator.add(&k, 0, &n(1.0), &mut out);
+    operator.add(&k, 15, &n(2.0), &mut out);
     operator.advance(30, &mut out);
     let result = |start, end, count, sum, update| WindowResult {
         key: Arc::from(&b"k"[..]),
@@ -359,13 +360,13 @@ fn session_windows_merge_when_a_bridging_event_arrives() {
 
     // A late event at 7 is within 10 of both: one merged session, as an update.
     out.clear();
-    assert_eq!(operator.add(b"k", 7, &n(4.0), &mut out), Verdict::Accepted);
+    assert_eq!(operator.add(&k, 7, &n(4.0), &mut out), Verdict::Accepted);
     assert_eq!(out, [result(0, 25, 3, 7.0, true)]);
 
     // Past the lateness the merged session is gone; a late event is late.
     out.clear();
     operator.advance(200, &mut out);
-    assert_eq!(operator.add(b"k", 20, &n(1.0), &mut out), Verdict::Late);
+    assert_eq!(operator.add(&k, 20, &n(1.0), &mut out), Verdict::Late);
     assert!(out.is_empty());
     assert_eq!(operator.live_keys(), 0);
 }

@@ -149,7 +149,7 @@ impl WindowOperator {
     /// appended to `out`.
     pub fn add(
         &mut self,
-        key: &[u8],
+        key: &Arc<[u8]>,
         time: i64,
         inputs: &[Input],
         out: &mut Vec<WindowResult>,
@@ -222,7 +222,7 @@ impl WindowOperator {
 
     fn add_sliced(
         &mut self,
-        key: &[u8],
+        key: &Arc<[u8]>,
         time: i64,
         inputs: &[Input],
         size: i64,
@@ -249,7 +249,7 @@ impl WindowOperator {
         }
 
         let fresh = self.accumulators();
-        let key: Arc<[u8]> = Arc::from(key);
+        let key = key.clone();
         let state = self.keys.entry(key.clone()).or_default();
         let created = !state.slices.contains_key(&slice_start);
         let accumulators = state.slices.entry(slice_start).or_insert(fresh);
@@ -330,7 +330,7 @@ impl WindowOperator {
 
     fn add_session(
         &mut self,
-        key: &[u8],
+        key: &Arc<[u8]>,
         time: i64,
         inputs: &[Input],
         gap: i64,
@@ -342,7 +342,7 @@ impl WindowOperator {
             acc.add(input, time, self.seq);
         }
         let (mut start, mut end) = (time, time.saturating_add(gap));
-        let key: Arc<[u8]> = Arc::from(key);
+        let key = key.clone();
         let overlapping: Vec<i64> = match self.keys.get(&key) {
             Some(state) => state
                 .sessions
