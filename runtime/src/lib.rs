@@ -6,6 +6,7 @@
 //! behind the contract in `wit/`. ARCHITECTURE.md has the map.
 
 pub mod config;
+pub mod devloop;
 pub mod engine;
 pub mod event;
 pub mod metrics;

@@ -59,6 +59,31 @@ enum PluginCommand {
         /// The component file.
         file: PathBuf,
     },
+    /// Create a plugin project in ./NAME that builds as it is.
+    New {
+        /// The plugin's language.
+        #[arg(long, value_enum)]
+        lang: weir::devloop::Language,
+        /// The plugin's name, also its directory's.
+        name: String,
+    },
+    /// Build the plugin in DIR (its language is detected) into a component.
+    Build {
+        /// The plugin's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run a component over a JSON Lines file (an event per line): outputs
+    /// on stdout, refused and failed events and a summary on stderr.
+    Test {
+        /// The component file.
+        component: PathBuf,
+        /// The JSON Lines file.
+        input: PathBuf,
+        /// A config entry for the plugin; repeatable.
+        #[arg(long = "config", value_name = "KEY=VALUE", value_parser = weir::devloop::test::parse_config)]
+        config: Vec<(String, String)>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,6 +97,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Plugin(PluginCommand::Check { file }) => plugin_check(&file),
+        Command::Plugin(PluginCommand::New { lang, name }) => plugin_new(lang, &name),
+        Command::Plugin(PluginCommand::Build { dir }) => plugin_build(&dir),
+        Command::Plugin(PluginCommand::Test {
+            component,
+            input,
+            config,
+        }) => plugin_test(&component, &input, config),
     };
     match result {
         Ok(code) => code,
@@ -140,6 +172,9 @@ fn describe(name: &str, s: &Summary) -> String {
     );
     if s.skipped > 0 {
         line += &format!(", skipped {}", s.skipped);
+    }
+    if s.deduplicated > 0 {
+        line += &format!(", dropped {} duplicates", s.deduplicated);
     }
     if s.late > 0 {
         line += &format!(", {} too late for their windows", s.late);
@@ -223,6 +258,37 @@ fn plugin_check(file: &Path) -> anyhow::Result<ExitCode> {
         bail!("weir would refuse this plugin: {reason}");
     }
     println!("weir would run this plugin");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plugin_new(lang: weir::devloop::Language, name: &str) -> anyhow::Result<ExitCode> {
+    let dir = weir::devloop::scaffold::create(lang, name, Path::new("."))?;
+    println!("created the {lang} plugin {name} in {}", dir.display());
+    println!("build it with `weir plugin build {name}`; {name}/README.md says more");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plugin_build(dir: &Path) -> anyhow::Result<ExitCode> {
+    let built = weir::devloop::build::build(dir)?;
+    println!("built {}", built.component.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plugin_test(
+    component: &Path,
+    input: &Path,
+    config: Vec<(String, String)>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = PluginRuntime::new(default_cache_dir(), Arc::new(Metrics::new("test")))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    weir::devloop::test::run(
+        &runtime,
+        component,
+        input,
+        config,
+        &mut out,
+        &mut std::io::stderr(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
