@@ -16,7 +16,7 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown_key.toml",
         "4:1: unknown field `paralelism`, expected one of `name`, `parallelism`, `key_groups`, \
-         `batch_size`, `batch_linger_ms`, `channel_capacity`",
+         `batch_size`, `batch_linger_ms`, `channel_capacity`, `state_dir`",
     ),
     (
         "wrong_type.toml",
@@ -150,6 +150,36 @@ const CASES: &[(&str, &str)] = &[
     (
         "sink_overwrites_input.toml",
         "9:8: sink `out` would overwrite the input of source `in`: `{dir}/events.jsonl`",
+    ),
+    // Event time, windows and dedupe.
+    (
+        "window_without_event_time.toml",
+        "11:10: window stage `velocity` needs an `[event_time]` table",
+    ),
+    (
+        "window_without_key_by.toml",
+        "11:10: window stage `velocity` needs a `[key_by]`: its state is per key",
+    ),
+    (
+        "slide_exceeds_size.toml",
+        "14:57: slide_ms (5000) must not exceed size_ms (1000)",
+    ),
+    (
+        "unknown_aggregate.toml",
+        "15:28: unknown aggregate function `median`, expected one of count, sum, min, max, avg, \
+         distinct_count, first, last",
+    ),
+    (
+        "aggregate_without_field.toml",
+        "15:28: `sum` needs a `field`",
+    ),
+    (
+        "unknown_time_format.toml",
+        "8:10: unknown variant `iso`, expected one of `epoch_ms`, `epoch_s`, `rfc3339`",
+    ),
+    (
+        "plugin_and_dedupe.toml",
+        "15:10: stage `once` has both `plugin` and `dedupe`; a stage runs one",
     ),
     (
         "dead_letter_same_file.toml",
