@@ -4,7 +4,9 @@
 //! import WASI through their standard library, so WASI is linked, but with
 //! nothing behind it: no preopened directories, no environment, no arguments,
 //! no network (every address denied, no name lookup), stdin closed, a wall
-//! clock stopped at the Unix epoch, a monotonic clock that never moves, and
+//! clock stopped at the Unix epoch, a monotonic clock that never moves (it
+//! reads 1 ns: some language runtimes, Go's among them, refuse to start on a
+//! monotonic clock that reads zero), and
 //! seeded randomness. Standard error is captured into a small buffer so that
 //! a panic message can be attached to the dead letter of the event that
 //! caused it; standard output is discarded.
@@ -190,7 +192,8 @@ impl HostMonotonicClock for StoppedClock {
     }
 
     fn now(&self) -> u64 {
-        0
+        // Not zero: Go's runtime treats a zero monotonic reading as fatal.
+        1
     }
 }
 
