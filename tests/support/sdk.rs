@@ -303,6 +303,12 @@ pub enum Language {
     Python,
     /// `sdk/js`, bundled with rolldown and built with componentize-js.
     Js,
+    /// `sdk/go`, built with Go for wasip1 and made a component with the
+    /// WASI preview 1 adapter.
+    Go,
+    /// `sdk/c`, built with clang and wasi-libc over `wit-bindgen c`
+    /// bindings and made a component with the WASI preview 1 adapter.
+    C,
 }
 
 impl Language {
@@ -311,6 +317,8 @@ impl Language {
         match self {
             Language::Python => "python",
             Language::Js => "js",
+            Language::Go => "go",
+            Language::C => "c",
         }
     }
 }
@@ -383,6 +391,54 @@ pub fn build(language: Language, project: &str) -> PathBuf {
                 .arg(&out_dir);
             command
         }
+        Language::Go | Language::C => {
+            let (tool, args, version, install) = match language {
+                Language::Go => (
+                    "go",
+                    &["version"][..],
+                    "go1.",
+                    "https://go.dev/dl, Go 1.24 or newer",
+                ),
+                _ => (
+                    "clang",
+                    &["--version"][..],
+                    "clang version",
+                    "apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32",
+                ),
+            };
+            require_tool(tool, args, version, install);
+            require_tool(
+                "wasm-tools",
+                &["--version"],
+                "wasm-tools 1.263.0",
+                "cargo install --locked wasm-tools@1.263.0",
+            );
+            if language == Language::C {
+                require_tool(
+                    "wit-bindgen",
+                    &["--version"],
+                    "wit-bindgen-cli 0.61.1",
+                    "cargo install --locked wit-bindgen-cli@0.61.1",
+                );
+            }
+            let adapter = wasi_adapter();
+            assert!(
+                adapter.exists(),
+                "the wasi preview 1 adapter {} is missing; run `cargo xtask sdk-deps`",
+                adapter.display()
+            );
+            let mut command = Command::new("sh");
+            command
+                .arg(root().join("sdk").join(language.dir()).join("build.sh"))
+                .arg(&source)
+                .arg("-o")
+                .arg(&output)
+                .arg("--build-dir")
+                .arg(&out_dir)
+                .arg("--adapter")
+                .arg(adapter);
+            command
+        }
     };
     let result = command.output().expect("start the build");
     assert!(
@@ -394,6 +450,13 @@ pub fn build(language: Language, project: &str) -> PathBuf {
     );
     built.insert((language, project.to_owned()), output.clone());
     output
+}
+
+/// The WASI preview 1 reactor adapter the Go and C SDKs build with, written
+/// by `cargo xtask sdk-deps` from the crate
+/// `wasi-preview1-component-adapter-provider`.
+pub fn wasi_adapter() -> PathBuf {
+    root().join("target/wasi-adapter/wasi_snapshot_preview1.reactor.wasm")
 }
 
 /// Fails unless `tool args` runs and prints `version`.

@@ -329,7 +329,97 @@ fn sdk_deps(root: &Path) -> anyhow::Result<()> {
                 .current_dir(&dir),
         )?;
     }
-    Ok(())
+    go_and_c_deps(root)
+}
+
+/// wasm-tools and wit-bindgen, which the Go and C SDKs (sdk/go, sdk/c) build
+/// with; a fresh `cargo install` of each takes about 13 minutes.
+const WASM_TOOLS: &str = "1.263.0";
+const WIT_BINDGEN: &str = "0.61.1";
+/// The crate whose bytes are the WASI preview 1 reactor adapter.
+const ADAPTER_PROVIDER: &str = "46.0.1";
+/// clang's wasm32 target and its runtime library, and wasi-libc (Debian 12).
+const C_PACKAGES: &[&str] = &["clang", "lld", "wasi-libc", "libclang-rt-14-dev-wasm32"];
+
+/// What the Go and C SDKs need, each step skipped when already done: the
+/// Debian packages, wasm-tools and wit-bindgen at their exact versions, Go
+/// 1.24 or newer (checked, not installed), the json-schema example's Go
+/// modules and the WASI adapter in target/wasi-adapter.
+fn go_and_c_deps(root: &Path) -> anyhow::Result<()> {
+    ensure_debian_packages(C_PACKAGES)?;
+    for (tool, krate, version) in [
+        ("wasm-tools", "wasm-tools", WASM_TOOLS),
+        ("wit-bindgen", "wit-bindgen-cli", WIT_BINDGEN),
+    ] {
+        if !prints(tool, &["--version"], &format!(" {version}")) {
+            run(
+                &format!("installing {krate} {version} (cargo install, about 13 minutes)"),
+                cargo().args(["install", "--locked", &format!("{krate}@{version}")]),
+            )?;
+        }
+    }
+    let go = Command::new("go").arg("version").output().ok();
+    let minor = go
+        .as_ref()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split(" go1.")
+                .nth(1)
+                .map(str::to_owned)
+        })
+        .and_then(|v| {
+            v.split(['.', ' '])
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+        });
+    if minor.is_none_or(|m| m < 24) {
+        bail!(
+            "go 1.24 or newer is needed for sdk/go (//go:wasmexport) and `go version` says {:?}; install it from https://go.dev/dl",
+            go.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        );
+    }
+    run(
+        "downloading the Go modules of sdk/go/examples/json-schema",
+        Command::new("go")
+            .args(["mod", "download"])
+            .current_dir(root.join("sdk/go/examples/json-schema")),
+    )?;
+    wasi_adapter(root)
+}
+
+/// Writes target/wasi-adapter/wasi_snapshot_preview1.reactor.wasm from the
+/// crate wasi-preview1-component-adapter-provider, with a throwaway binary.
+fn wasi_adapter(root: &Path) -> anyhow::Result<()> {
+    let dir = root.join("target/wasi-adapter");
+    let adapter = dir.join("wasi_snapshot_preview1.reactor.wasm");
+    let manifest = dir.join("writer/Cargo.toml");
+    let wanted = format!(
+        "[package]\nname = \"wasi-adapter-writer\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [workspace]\n\n[dependencies]\nwasi-preview1-component-adapter-provider = \"={ADAPTER_PROVIDER}\"\n"
+    );
+    if adapter.exists() && std::fs::read_to_string(&manifest).is_ok_and(|m| m == wanted) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir.join("writer/src")).context("cannot create target/wasi-adapter")?;
+    std::fs::write(
+        dir.join("writer/src/main.rs"),
+        "fn main() {\n    let out = std::env::args().nth(1).expect(\"the output path\");\n    \
+         std::fs::write(&out, wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER)\n        \
+         .expect(\"write the adapter\");\n}\n",
+    )
+    .context("cannot write the adapter writer")?;
+    std::fs::write(&manifest, wanted).context("cannot write the adapter writer")?;
+    run(
+        &format!(
+            "writing the wasi adapter (wasi-preview1-component-adapter-provider {ADAPTER_PROVIDER})"
+        ),
+        cargo()
+            .args(["run", "--quiet", "--manifest-path"])
+            .arg(&manifest)
+            .arg("--")
+            .arg(&adapter)
+            .env("CARGO_TARGET_DIR", dir.join("writer/target")),
+    )
 }
 
 /// Whether `program args` runs and prints `expected` (e.g. a version).
