@@ -174,6 +174,21 @@ const CASES: &[(&str, &str)] = &[
         "15:28: `sum` needs a `field`",
     ),
     (
+        "aggregates_and_aggregator.toml",
+        "16:14: window stage `velocity` has both `aggregates` and `aggregator`; it computes one \
+         or the other",
+    ),
+    (
+        "missing_aggregator.toml",
+        "15:14: aggregator file `velocity.wasm` does not exist (looked for \
+         `{dir}/velocity.wasm`)",
+    ),
+    (
+        "config_without_aggregator.toml",
+        "16:10: `config` applies to plugin stages and to a window's `aggregator`, and window \
+         stage `velocity` has built-in `aggregates`",
+    ),
+    (
         "unknown_time_format.toml",
         "8:10: unknown variant `iso`, expected one of `epoch_ms`, `epoch_s`, `rfc3339`",
     ),

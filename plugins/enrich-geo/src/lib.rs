@@ -38,7 +38,8 @@ impl Enricher {
                  without `.`)"
             ));
         }
-        let target_key = json_string(target);
+        let mut target_key = String::new();
+        json::push_string(&mut target_key, target);
         let target = Path::parse(target).map_err(|err| format!("config `target`: {err}"))?;
         Ok(Enricher {
             field,
@@ -150,24 +151,6 @@ fn write_geo(country: Option<&countries::Country>, out: &mut ValueWriter<'_>) {
         r#"{{"country_name":"{}","continent":"{}","currency":"{}"}}"#,
         country.name, country.continent, country.currency
     );
-}
-
-/// Encodes `text` as a JSON string literal, quotes included.
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 impl Transform for Enricher {

@@ -235,15 +235,31 @@ pub struct DedupeStage {
     pub within_ms: i64,
 }
 
-/// A window stage: `window`, `aggregates` and `allowed_lateness_ms`.
+/// A window stage: `window`, `allowed_lateness_ms`, and either built-in
+/// `aggregates` or an `aggregator` plugin.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WindowStage {
     /// The window's shape.
     pub window: crate::window::WindowKind,
     /// How long after a window completes late events still update it (ms).
     pub allowed_lateness_ms: i64,
-    /// The aggregates each result carries, in order.
+    /// The aggregates each result carries, in order (empty with an
+    /// aggregator plugin).
     pub aggregates: Vec<AggregateConfig>,
+    /// The Wasm aggregator that computes each window's result
+    /// (`aggregator = "<file>"`, with the stage's `config` and `limits`).
+    pub aggregator: Option<AggregatorStage>,
+}
+
+/// A window stage's aggregator plugin.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggregatorStage {
+    /// The plugin's component file, absolute.
+    pub plugin: PathBuf,
+    /// The stage's `config` table as (key, value) strings, in written order.
+    pub config: Vec<(String, String)>,
+    /// Resource limits for each plugin instance.
+    pub limits: Limits,
 }
 
 /// One entry of a window stage's `aggregates`.
@@ -277,6 +293,16 @@ impl StageConfig {
         match &self.kind {
             StageKind::Plugin(plugin) => Some(plugin),
             StageKind::Window(_) | StageKind::Dedupe(_) => None,
+        }
+    }
+
+    /// The component file the stage runs, if any: a plugin stage's plugin
+    /// or a window stage's aggregator.
+    pub fn plugin_file(&self) -> Option<&std::path::Path> {
+        match &self.kind {
+            StageKind::Plugin(plugin) => Some(&plugin.plugin),
+            StageKind::Window(window) => window.aggregator.as_ref().map(|a| a.plugin.as_path()),
+            StageKind::Dedupe(_) => None,
         }
     }
 }

@@ -155,6 +155,7 @@ pub(super) struct RawStage {
     pub window: Option<Spanned<RawWindow>>,
     pub dedupe: Option<Spanned<RawDedupe>>,
     pub aggregates: Option<Spanned<Vec<RawAggregate>>>,
+    pub aggregator: Option<Spanned<String>>,
     pub allowed_lateness_ms: Option<Spanned<u64>>,
     pub config: Option<Spanned<toml::Table>>,
     pub limits: Option<RawLimits>,

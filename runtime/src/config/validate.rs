@@ -17,9 +17,9 @@ use super::raw::{
     RawWindowType,
 };
 use super::{
-    AggregateConfig, ConfigError, DedupeStage, ErrorPolicy, EventTime, GeneratorConfig, KeyBy,
-    Limits, PipelineConfig, PluginStage, SinkConfig, SinkFormat, SinkKind, SourceConfig,
-    SourceKind, StageConfig, StageKind, TimeFormat, WindowStage,
+    AggregateConfig, AggregatorStage, ConfigError, DedupeStage, ErrorPolicy, EventTime,
+    GeneratorConfig, KeyBy, Limits, PipelineConfig, PluginStage, SinkConfig, SinkFormat, SinkKind,
+    SourceConfig, SourceKind, StageConfig, StageKind, TimeFormat, WindowStage,
 };
 use crate::window::WindowKind;
 use crate::window::aggregate::{Function, InputKind};
@@ -479,6 +479,7 @@ impl<'a> Checker<'a> {
     ) -> Result<PluginStage, ConfigError> {
         let window_only = [
             raw.aggregates.as_ref().map(|a| ("aggregates", a.span())),
+            raw.aggregator.as_ref().map(|a| ("aggregator", a.span())),
             raw.allowed_lateness_ms
                 .as_ref()
                 .map(|a| ("allowed_lateness_ms", a.span())),
@@ -526,6 +527,7 @@ impl<'a> Checker<'a> {
             raw.on_error.as_ref().map(|c| ("on_error", c.span())),
             raw.limits.as_ref().map(|_| ("limits", dedupe.span())),
             raw.aggregates.as_ref().map(|a| ("aggregates", a.span())),
+            raw.aggregator.as_ref().map(|a| ("aggregator", a.span())),
             raw.allowed_lateness_ms
                 .as_ref()
                 .map(|a| ("allowed_lateness_ms", a.span())),
@@ -551,13 +553,27 @@ impl<'a> Checker<'a> {
         raw: &RawStage,
     ) -> Result<WindowStage, ConfigError> {
         let plugin_only = [
-            raw.config.as_ref().map(|c| ("config", c.span())),
+            raw.aggregator
+                .is_none()
+                .then(|| raw.config.as_ref().map(|c| ("config", c.span())))
+                .flatten(),
+            raw.aggregator
+                .is_none()
+                .then(|| raw.limits.as_ref().map(|_| ("limits", window.span())))
+                .flatten(),
             raw.on_error.as_ref().map(|c| ("on_error", c.span())),
         ];
         if let Some((key, span)) = plugin_only.into_iter().flatten().next() {
             return Err(self.error(
                 span,
-                format!("`{key}` applies to plugin stages, and stage `{name}` is a window"),
+                if key == "on_error" {
+                    format!("`{key}` applies to plugin stages, and stage `{name}` is a window")
+                } else {
+                    format!(
+                        "`{key}` applies to plugin stages and to a window's `aggregator`, \
+                         and window stage `{name}` has built-in `aggregates`"
+                    )
+                },
             ));
         }
         let w = window.get_ref();
@@ -631,14 +647,48 @@ impl<'a> Checker<'a> {
             Some(v) => self.range(v, "allowed_lateness_ms", 0, MAX_TIME_SPAN_MS)? as i64,
             None => 0,
         };
-        let Some(aggregates) = &raw.aggregates else {
-            return Err(self.error(
-                window.span(),
-                format!(
-                    "window stage `{name}` needs `aggregates`, e.g. \
-                     `aggregates = [{{ function = \"count\" }}]`"
-                ),
-            ));
+        let aggregates = match (&raw.aggregates, &raw.aggregator) {
+            (Some(aggregates), None) => aggregates,
+            (None, Some(plugin)) => {
+                let plugin = self.existing_file(plugin, "aggregator file")?;
+                let config = match &raw.config {
+                    Some(table) => self.stage_config(table)?,
+                    None => Vec::new(),
+                };
+                let limits = match &raw.limits {
+                    Some(limits) => self.limits(limits)?,
+                    None => Limits::default(),
+                };
+                return Ok(WindowStage {
+                    window: kind,
+                    allowed_lateness_ms,
+                    aggregates: Vec::new(),
+                    aggregator: Some(AggregatorStage {
+                        plugin,
+                        config,
+                        limits,
+                    }),
+                });
+            }
+            (Some(_), Some(plugin)) => {
+                return Err(self.error(
+                    plugin.span(),
+                    format!(
+                        "window stage `{name}` has both `aggregates` and `aggregator`; \
+                         it computes one or the other"
+                    ),
+                ));
+            }
+            (None, None) => {
+                return Err(self.error(
+                    window.span(),
+                    format!(
+                        "window stage `{name}` needs `aggregates`, e.g. \
+                         `aggregates = [{{ function = \"count\" }}]`, or \
+                         `aggregator = \"<file>\"`"
+                    ),
+                ));
+            }
         };
         let mut seen: HashMap<String, Span> = HashMap::new();
         let mut out = Vec::new();
@@ -662,6 +712,7 @@ impl<'a> Checker<'a> {
             window: kind,
             allowed_lateness_ms,
             aggregates: out,
+            aggregator: None,
         })
     }
 

@@ -13,6 +13,7 @@
 //! the sink thread when every router and worker has, so checkpoint barriers
 //! and watermarks can later travel the same way and be aligned per input.
 
+pub mod aggregator;
 mod dedupe_stage;
 mod keys;
 mod router;
@@ -39,7 +40,7 @@ use crate::config::{PipelineConfig, StageKind};
 use crate::event::{DeadLetter, Event};
 use crate::metrics::Metrics;
 use crate::plugin::instance::{InstanceError, StageSpec};
-use crate::plugin::{Plugin, PluginError, PluginRuntime};
+use crate::plugin::{Plugin, PluginError, PluginRuntime, World};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::{self, SourceError};
 
@@ -169,24 +170,44 @@ impl Pipeline {
         let mut plugins: HashMap<PathBuf, Arc<Plugin>> = HashMap::new();
         let mut loaded = Vec::new();
         for stage in &config.stages {
-            let Some(settings) = stage.plugin() else {
+            let Some(file) = stage.plugin_file() else {
                 loaded.push(None);
                 continue;
             };
-            let plugin = match plugins.get(&settings.plugin) {
+            let plugin = match plugins.get(file) {
                 Some(plugin) => plugin.clone(),
                 None => {
-                    let plugin =
-                        runtime
-                            .load(&settings.plugin)
-                            .map_err(|error| EngineError::Plugin {
-                                stage: stage.name.clone(),
-                                error,
-                            })?;
-                    plugins.insert(settings.plugin.clone(), plugin.clone());
+                    let plugin = runtime.load(file).map_err(|error| EngineError::Plugin {
+                        stage: stage.name.clone(),
+                        error,
+                    })?;
+                    plugins.insert(file.to_owned(), plugin.clone());
                     plugin
                 }
             };
+            let expected = match stage.kind {
+                StageKind::Window(_) => &[World::Aggregator][..],
+                _ => &[World::Transform, World::Validator][..],
+            };
+            if !expected.contains(&plugin.world()) {
+                let error = PluginError::Refused {
+                    path: file.to_owned(),
+                    reason: match stage.kind {
+                        StageKind::Window(_) => format!(
+                            "a window stage's aggregator must implement the aggregator \
+                             world, and this plugin is a {}",
+                            plugin.world()
+                        ),
+                        _ => "an aggregator runs in a window stage \
+                              (`aggregator = \"<file>\"`), not as a plugin stage"
+                            .to_string(),
+                    },
+                };
+                return Err(EngineError::Plugin {
+                    stage: stage.name.clone(),
+                    error,
+                });
+            }
             tracing::info!(
                 stage = %stage.name,
                 plugin = %plugin.digest(),
@@ -217,8 +238,8 @@ impl Pipeline {
                             metrics.clone(),
                         )?))
                     }
-                    (StageKind::Window(window), _) => {
-                        Operator::Window(WindowStage::new(name, window))
+                    (StageKind::Window(window), plugin) => {
+                        Operator::Window(WindowStage::new(name, window, plugin.clone(), &metrics)?)
                     }
                     (StageKind::Dedupe(dedupe), _) => {
                         let Some(store) = &state else {
@@ -508,7 +529,7 @@ fn run_chain(
                     dead: &mut out.dead,
                     late: &mut out.late,
                 };
-                window.process(events, output);
+                window.process(events, output)?;
             }
             Operator::Dedupe(dedupe) => dedupe.process(events, &mut next, &mut out.dead)?,
         }
@@ -529,7 +550,12 @@ fn advance(
         match &mut operators[i] {
             Operator::Window(window) => {
                 let mut results = Vec::new();
-                window.advance(watermark, &mut results);
+                let output = WindowOutput {
+                    events: &mut results,
+                    dead: &mut out.dead,
+                    late: &mut out.late,
+                };
+                window.advance(watermark, output)?;
                 run_chain(operators, i + 1, results, out)?;
             }
             Operator::Dedupe(dedupe) => dedupe.advance(watermark)?,

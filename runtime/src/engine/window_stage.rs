@@ -1,6 +1,6 @@
 //! A window stage on one worker: reads each event's aggregate inputs from
 //! its JSON value, feeds the window operator, and turns window results into
-//! events.
+//! events. A stage with an aggregator plugin is in [`super::aggregator`].
 //!
 //! A result event's value is one JSON object:
 //! `{"key":…,"window_start":…,"window_end":…,<aggregates…>,"update":false}`
@@ -9,48 +9,119 @@
 
 use std::sync::Arc;
 
+use super::aggregator::AggregatorWindows;
+use super::stage::StageError;
 use crate::config::{AggregateConfig, WindowStage as WindowConfig};
 use crate::event::{DeadLetter, ErrorKind, Event, SourcePosition};
+use crate::metrics::Metrics;
+use crate::plugin::Plugin;
+use crate::plugin::instance::{InstanceError, StageSpec};
 use crate::sink::encode;
 use crate::window::aggregate::{Input, InputKind, Value, write_number};
 use crate::window::{Verdict, WindowOperator, WindowResult, WindowSpec};
 
-/// A window stage running on one worker.
-pub struct WindowStage {
-    name: Arc<str>,
-    aggregates: Vec<AggregateConfig>,
-    operator: WindowOperator,
-    results: Vec<WindowResult>,
+/// A window stage running on one worker: built-in aggregates, or an
+/// aggregator plugin.
+pub enum WindowStage {
+    /// Built-in aggregates.
+    Builtin(Box<BuiltinWindows>),
+    /// A Wasm aggregator.
+    Plugin(Box<AggregatorWindows>),
 }
 
 /// Where a window stage puts what it produces.
 pub struct WindowOutput<'a> {
     /// Result events, in order.
     pub events: &'a mut Vec<Event>,
-    /// Events whose aggregate inputs could not be read.
+    /// Events whose aggregate inputs could not be read, and windows an
+    /// aggregator plugin could not finish.
     pub dead: &'a mut Vec<DeadLetter>,
     /// Events too late for every window they belong to.
     pub late: &'a mut Vec<Event>,
 }
 
 impl WindowStage {
-    /// A window stage named `name`.
-    pub fn new(name: Arc<str>, config: &WindowConfig) -> Self {
+    /// A window stage named `name`; `plugin` is the loaded aggregator when
+    /// the stage has one.
+    ///
+    /// # Errors
+    ///
+    /// [`InstanceError`] when the aggregator cannot be instantiated or
+    /// refuses its configuration.
+    pub fn new(
+        name: Arc<str>,
+        config: &WindowConfig,
+        plugin: Option<Arc<Plugin>>,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Self, InstanceError> {
         let spec = WindowSpec {
             kind: config.window,
             allowed_lateness: config.allowed_lateness_ms,
             functions: config.aggregates.iter().map(|a| a.function).collect(),
         };
-        WindowStage {
-            name,
-            aggregates: config.aggregates.clone(),
-            operator: WindowOperator::new(spec),
-            results: Vec::new(),
+        match (&config.aggregator, plugin) {
+            (Some(aggregator), Some(plugin)) => {
+                let stage = StageSpec {
+                    name,
+                    config: aggregator.config.clone(),
+                    limits: aggregator.limits,
+                };
+                let windows = AggregatorWindows::new(plugin, stage, spec, metrics)?;
+                Ok(WindowStage::Plugin(Box::new(windows)))
+            }
+            _ => Ok(WindowStage::Builtin(Box::new(BuiltinWindows {
+                name,
+                aggregates: config.aggregates.clone(),
+                operator: WindowOperator::new(spec),
+                results: Vec::new(),
+            }))),
         }
     }
 
     /// Adds a batch of events to their windows.
-    pub fn process(&mut self, events: Vec<Event>, out: WindowOutput<'_>) {
+    ///
+    /// # Errors
+    ///
+    /// [`StageError::Instance`] when an aggregator plugin instance cannot
+    /// be made.
+    pub fn process(&mut self, events: Vec<Event>, out: WindowOutput<'_>) -> Result<(), StageError> {
+        match self {
+            WindowStage::Builtin(windows) => {
+                windows.process(events, out);
+                Ok(())
+            }
+            WindowStage::Plugin(windows) => windows.process(events, out),
+        }
+    }
+
+    /// Moves the stage's watermark, emitting the windows it completes.
+    ///
+    /// # Errors
+    ///
+    /// As for [`WindowStage::process`].
+    pub fn advance(&mut self, watermark: i64, out: WindowOutput<'_>) -> Result<(), StageError> {
+        match self {
+            WindowStage::Builtin(windows) => {
+                windows.operator.advance(watermark, &mut windows.results);
+                windows.emit(out.events);
+                Ok(())
+            }
+            WindowStage::Plugin(windows) => windows.advance(watermark, out),
+        }
+    }
+}
+
+/// A window stage with built-in aggregates on one worker.
+pub struct BuiltinWindows {
+    name: Arc<str>,
+    aggregates: Vec<AggregateConfig>,
+    operator: WindowOperator,
+    results: Vec<WindowResult>,
+}
+
+impl BuiltinWindows {
+    /// Adds a batch of events to their windows.
+    fn process(&mut self, events: Vec<Event>, out: WindowOutput<'_>) {
         for event in events {
             let inputs = match self.inputs(&event) {
                 Ok(inputs) => inputs,
@@ -72,12 +143,6 @@ impl WindowStage {
             }
         }
         self.emit(out.events);
-    }
-
-    /// Moves the stage's watermark, emitting the windows it completes.
-    pub fn advance(&mut self, watermark: i64, events: &mut Vec<Event>) {
-        self.operator.advance(watermark, &mut self.results);
-        self.emit(events);
     }
 
     fn dead_letter(&self, event: Event, message: String) -> DeadLetter {

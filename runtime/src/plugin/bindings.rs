@@ -1,8 +1,8 @@
 //! Host bindings generated from `wit/weir.wit`.
 //!
-//! Each world gets its own module; the validator world reuses the types and
-//! host interface generated for the transform world so that one `Host`
-//! implementation serves both.
+//! Each world gets its own module; the validator and aggregator worlds reuse
+//! the types and host interface generated for the transform world so that
+//! one `Host` implementation serves all three.
 
 /// Bindings for the `transform` world (and the shared interfaces).
 pub mod transform {
@@ -17,6 +17,18 @@ pub mod validator {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "validate",
+        with: {
+            "weir:plugin/types": super::transform::weir::plugin::types,
+            "weir:plugin/host": super::transform::weir::plugin::host,
+        },
+    });
+}
+
+/// Bindings for the `aggregate` world.
+pub mod aggregator {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "aggregate",
         with: {
             "weir:plugin/types": super::transform::weir::plugin::types,
             "weir:plugin/host": super::transform::weir::plugin::host,

@@ -13,10 +13,15 @@ use crate::event::Event;
 const NO_KEY: u32 = u32::MAX;
 
 /// Fills `batch` with `events`, reusing its buffers.
-pub fn encode(events: &[Event], batch: &mut Batch) {
+pub fn encode<'a, I>(events: I, batch: &mut Batch)
+where
+    I: IntoIterator<Item = &'a Event>,
+    I::IntoIter: Clone,
+{
+    let events = events.into_iter();
     batch.frames.clear();
     batch.ends.clear();
-    let bytes: usize = events.iter().map(|e| 16 + e.value.len()).sum();
+    let bytes: usize = events.clone().map(|e| 16 + e.value.len()).sum();
     batch.frames.reserve(bytes);
     for event in events {
         let out = &mut batch.frames;

@@ -10,12 +10,16 @@ use std::time::Instant;
 
 use wasmtime::{Store, Trap};
 
+use super::bindings::aggregator::Aggregate as Aggregator;
 use super::bindings::transform::{Transform, exports::weir::plugin::transformer::Transformed};
 use super::bindings::validator::Validate as Validator;
 use super::bindings::{Batch, EventError};
 use super::frame::{self, Decoded};
 use super::sandbox::MemoryLimitExceeded;
-use super::{EPOCH_TICK, Plugin, PluginPre, StoreState};
+use super::{EPOCH_TICK, Plugin, PluginPre, StoreState, World};
+
+/// A window as an aggregator plugin sees it when finishing it.
+pub use super::bindings::aggregator::exports::weir::plugin::aggregator::Window as AggregatorWindow;
 use crate::config::Limits;
 use crate::event::{ErrorKind, Event};
 use crate::metrics::StageMetrics;
@@ -98,6 +102,17 @@ struct Live {
 enum Exports {
     Transform(Transform),
     Validator(Validator),
+    Aggregator(Aggregator),
+}
+
+impl Exports {
+    fn world(&self) -> World {
+        match self {
+            Exports::Transform(_) => World::Transform,
+            Exports::Validator(_) => World::Validator,
+            Exports::Aggregator(_) => World::Aggregator,
+        }
+    }
 }
 
 impl Instance {
@@ -142,43 +157,195 @@ impl Instance {
         &mut self,
         events: &[Event],
     ) -> Result<Outcome, Result<CallFailure, InstanceError>> {
+        frame::encode(events, &mut self.input);
+        let input = std::mem::replace(&mut self.input, empty_batch());
+        let result = self.invoke(|exports, store| match exports {
+            Exports::Transform(t) => t
+                .weir_plugin_transformer()
+                .call_transform(store, &input)
+                .map(Raw::Transform),
+            Exports::Validator(v) => v
+                .weir_plugin_validator()
+                .call_validate(store, &input)
+                .map(Raw::Validator),
+            Exports::Aggregator(_) => Err(wrong_world(World::Aggregator, "call")),
+        });
+        self.input = input;
+        let raw = result?;
+        self.checked(self.check(raw, events.len()))
+    }
+
+    /// An empty accumulator of an aggregator plugin.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Instance::call`].
+    pub fn create(&mut self) -> Result<Vec<u8>, Result<CallFailure, InstanceError>> {
+        let state = self.invoke(|exports, store| match exports {
+            Exports::Aggregator(a) => a.weir_plugin_aggregator().call_create(store),
+            other => Err(wrong_world(other.world(), "create")),
+        })?;
+        let size = state.len() as u64;
+        self.checked(self.check_size(size))?;
+        Ok(state)
+    }
+
+    /// Adds `events[i]` to `states[targets[i]]` in an aggregator plugin.
+    /// Returns the new states, one per state passed in, and the events the
+    /// plugin refused.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Instance::call`]; a result of the wrong shape is an invalid
+    /// output.
+    pub fn add(
+        &mut self,
+        states: &[Vec<u8>],
+        events: &[&Event],
+        targets: &[u32],
+    ) -> Result<Added, Result<CallFailure, InstanceError>> {
+        frame::encode(events.iter().copied(), &mut self.input);
+        let input = std::mem::replace(&mut self.input, empty_batch());
+        let result = self.invoke(|exports, store| match exports {
+            Exports::Aggregator(a) => a
+                .weir_plugin_aggregator()
+                .call_add(store, states, &input, targets),
+            other => Err(wrong_world(other.world(), "add")),
+        });
+        self.input = input;
+        let added = result?;
+        let size = added.states.iter().map(|s| s.len() as u64).sum::<u64>()
+            + added
+                .errors
+                .iter()
+                .map(|e| e.message.len() as u64)
+                .sum::<u64>();
+        self.checked(self.check_size(size))?;
+        if added.states.len() != states.len() {
+            let message = format!(
+                "plugin returned {} accumulators for {} passed in",
+                added.states.len(),
+                states.len()
+            );
+            return self.checked(Err(invalid(message)));
+        }
+        let refused = self.checked(check_refused(added.errors, events.len()).map_err(invalid))?;
+        Ok((added.states, refused))
+    }
+
+    /// Merges groups of accumulators (group `j` ends at `ends[j]`) in an
+    /// aggregator plugin, one result per group.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Instance::call`]; the plugin's own error is a call failure
+    /// of kind [`ErrorKind::Rejected`], and the instance is kept.
+    pub fn merge(
+        &mut self,
+        accumulators: &[Vec<u8>],
+        ends: &[u32],
+    ) -> Result<Vec<Vec<u8>>, Result<CallFailure, InstanceError>> {
+        let result = self.invoke(|exports, store| match exports {
+            Exports::Aggregator(a) => {
+                a.weir_plugin_aggregator()
+                    .call_merge(store, accumulators, ends)
+            }
+            other => Err(wrong_world(other.world(), "merge")),
+        })?;
+        let merged = result.map_err(|message| {
+            Ok(CallFailure {
+                kind: ErrorKind::Rejected,
+                message,
+            })
+        })?;
+        let size = merged.iter().map(|s| s.len() as u64).sum();
+        self.checked(self.check_size(size))?;
+        if merged.len() != ends.len() {
+            let message = format!(
+                "plugin returned {} merged accumulators for {} groups",
+                merged.len(),
+                ends.len()
+            );
+            return self.checked(Err(invalid(message)));
+        }
+        Ok(merged)
+    }
+
+    /// Finishes windows (`accumulators[i]` is `windows[i]`'s) in an
+    /// aggregator plugin: the events each window emits, as outputs whose
+    /// origin is the window's index, and the windows it could not finish.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Instance::call`].
+    pub fn finish(
+        &mut self,
+        windows: &[AggregatorWindow],
+        accumulators: &[Vec<u8>],
+    ) -> Result<Outcome, Result<CallFailure, InstanceError>> {
+        let result = self.invoke(|exports, store| match exports {
+            Exports::Aggregator(a) => {
+                a.weir_plugin_aggregator()
+                    .call_finish(store, windows, accumulators)
+            }
+            other => Err(wrong_world(other.world(), "finish")),
+        })?;
+        let finished = Transformed {
+            events: result.events,
+            origins: result.origins,
+            errors: result.errors,
+        };
+        let raw = Raw::Transform(finished);
+        self.checked(self.check(raw, windows.len()))
+    }
+
+    /// Runs one call on a live instance (made first if the previous call
+    /// poisoned the old one). A failed call drops the instance.
+    fn invoke<R>(
+        &mut self,
+        call: impl FnOnce(&Exports, &mut Store<StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, Result<CallFailure, InstanceError>> {
         let mut live = match self.live.take() {
             Some(live) => live,
             None => self.instantiate().map_err(Err)?,
         };
-        frame::encode(events, &mut self.input);
         live.store.set_epoch_deadline(self.deadline_ticks());
         let started = Instant::now();
-        let result = match &live.exports {
-            Exports::Transform(t) => t
-                .weir_plugin_transformer()
-                .call_transform(&mut live.store, &self.input)
-                .map(Raw::Transform),
-            Exports::Validator(v) => v
-                .weir_plugin_validator()
-                .call_validate(&mut live.store, &self.input)
-                .map(Raw::Validator),
-        };
+        let result = call(&live.exports, &mut live.store);
         self.metrics.call(started.elapsed());
-        let outcome = match result {
-            Ok(raw) => self.check(raw, events.len()),
-            Err(error) => Err(self.classify(&error, &live.store)),
-        };
-        match outcome {
-            Ok(outcome) => {
+        match result {
+            Ok(value) => {
                 self.live = Some(live);
-                Ok(outcome)
+                Ok(value)
             }
-            Err(failure) => {
-                tracing::debug!(
-                    stage = %self.spec.name,
-                    kind = %failure.kind,
-                    error = %failure.message,
-                    "plugin call failed; dropping its instance"
-                );
+            Err(error) => {
+                let failure = self.classify(&error, &live.store);
+                self.poisoned(&failure);
                 Err(Ok(failure))
             }
         }
+    }
+
+    /// Passes a checked result on; a failed check drops the instance, whose
+    /// state can no longer be trusted.
+    fn checked<T>(
+        &mut self,
+        result: Result<T, CallFailure>,
+    ) -> Result<T, Result<CallFailure, InstanceError>> {
+        result.map_err(|failure| {
+            self.live = None;
+            self.poisoned(&failure);
+            Ok(failure)
+        })
+    }
+
+    fn poisoned(&self, failure: &CallFailure) {
+        tracing::debug!(
+            stage = %self.spec.name,
+            kind = %failure.kind,
+            error = %failure.message,
+            "plugin call failed; dropping its instance"
+        );
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -208,11 +375,15 @@ impl Instance {
             PluginPre::Validator(pre) => {
                 Exports::Validator(pre.instantiate(&mut store).map_err(failed)?)
             }
+            PluginPre::Aggregator(pre) => {
+                Exports::Aggregator(pre.instantiate(&mut store).map_err(failed)?)
+            }
         };
         let config = &self.spec.config;
         let init = match &exports {
             Exports::Transform(t) => t.weir_plugin_transformer().call_init(&mut store, config),
             Exports::Validator(v) => v.weir_plugin_validator().call_init(&mut store, config),
+            Exports::Aggregator(a) => a.weir_plugin_aggregator().call_init(&mut store, config),
         };
         self.metrics.instantiated();
         match init {
@@ -263,19 +434,20 @@ impl Instance {
         }
     }
 
-    /// Checks a plugin's result against the input and the stage's limits.
-    fn check(&self, raw: Raw, inputs: usize) -> Result<Outcome, CallFailure> {
-        let invalid = |message: String| CallFailure {
-            kind: ErrorKind::InvalidOutput,
-            message,
-        };
-        let size = raw.size();
+    /// Checks the size of a plugin's result against the stage's limit.
+    fn check_size(&self, size: u64) -> Result<(), CallFailure> {
         let limit = self.spec.limits.max_output_bytes;
         if size > limit {
             return Err(invalid(format!(
                 "plugin returned {size} bytes, more than the stage's limit of {limit} bytes"
             )));
         }
+        Ok(())
+    }
+
+    /// Checks a plugin's result against the input and the stage's limits.
+    fn check(&self, raw: Raw, inputs: usize) -> Result<Outcome, CallFailure> {
+        self.check_size(raw.size())?;
         match raw {
             Raw::Validator(rejected) => {
                 let refused = check_refused(rejected, inputs).map_err(invalid)?;
@@ -293,6 +465,32 @@ impl Instance {
             Raw::Transform(t) => check_transformed(t, inputs).map_err(invalid),
         }
     }
+}
+
+/// What an aggregator's `add` returns once checked: the new accumulators,
+/// one per accumulator passed in, and the refused events (index, reason).
+pub type Added = (Vec<Vec<u8>>, Vec<(u32, String)>);
+
+/// A batch with no events and no buffers.
+fn empty_batch() -> Batch {
+    Batch {
+        frames: Vec::new(),
+        ends: Vec::new(),
+    }
+}
+
+fn invalid(message: String) -> CallFailure {
+    CallFailure {
+        kind: ErrorKind::InvalidOutput,
+        message,
+    }
+}
+
+/// The error for calling a world's function on a plugin of another world;
+/// the engine only pairs stages with plugins of their world, so this is an
+/// internal error.
+fn wrong_world(world: World, function: &str) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("`{function}` called on a {world} plugin"))
 }
 
 enum Raw {

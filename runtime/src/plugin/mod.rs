@@ -28,6 +28,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::metrics::Metrics;
+use bindings::aggregator::AggregatePre;
 use bindings::transform::TransformPre;
 use bindings::validator::ValidatePre as ValidatorPre;
 pub use cache::ArtifactCache;
@@ -40,6 +41,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 pub const TRANSFORM_EXPORT: &str = "weir:plugin/transformer@0.1.0";
 /// The export that marks a component as a validator.
 pub const VALIDATOR_EXPORT: &str = "weir:plugin/validator@0.1.0";
+/// The export that marks a component as a window aggregator.
+pub const AGGREGATOR_EXPORT: &str = "weir:plugin/aggregator@0.1.0";
 
 /// Which of weir's worlds a component implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +51,9 @@ pub enum World {
     Transform,
     /// `weir:plugin/validator`: pass, or reject with a reason.
     Validator,
+    /// `weir:plugin/aggregate`: accumulators for the windows of a window
+    /// stage.
+    Aggregator,
 }
 
 impl fmt::Display for World {
@@ -55,6 +61,7 @@ impl fmt::Display for World {
         f.write_str(match self {
             World::Transform => "transform",
             World::Validator => "validator",
+            World::Aggregator => "aggregator",
         })
     }
 }
@@ -164,6 +171,9 @@ impl PluginRuntime {
             World::Validator => {
                 PluginPre::Validator(ValidatorPre::new(pre).map_err(|e| refused(format!("{e:#}")))?)
             }
+            World::Aggregator => PluginPre::Aggregator(
+                AggregatePre::new(pre).map_err(|e| refused(format!("{e:#}")))?,
+            ),
         };
         tracing::debug!(
             plugin = %path.display(),
@@ -232,6 +242,7 @@ impl Plugin {
 enum PluginPre {
     Transform(TransformPre<StoreState>),
     Validator(ValidatorPre<StoreState>),
+    Aggregator(AggregatePre<StoreState>),
 }
 
 /// `sha256:<hex>` of some bytes.
@@ -247,6 +258,7 @@ fn world_of(engine: &Engine, component: &Component) -> Result<World, String> {
         let world = match name {
             TRANSFORM_EXPORT => World::Transform,
             VALIDATOR_EXPORT => World::Validator,
+            AGGREGATOR_EXPORT => World::Aggregator,
             _ => continue,
         };
         if found.replace(world).is_some() {
@@ -255,8 +267,8 @@ fn world_of(engine: &Engine, component: &Component) -> Result<World, String> {
     }
     found.ok_or_else(|| {
         format!(
-            "component exports neither `{TRANSFORM_EXPORT}` nor `{VALIDATOR_EXPORT}`; \
-             build it against weir's wit package"
+            "component exports none of `{TRANSFORM_EXPORT}`, `{VALIDATOR_EXPORT}` and \
+             `{AGGREGATOR_EXPORT}`; build it against weir's wit package"
         )
     })
 }

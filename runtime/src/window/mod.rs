@@ -26,16 +26,80 @@
 //! updates one slice, whatever `size / slide` is; a window's result merges
 //! its slices when it is emitted.
 //!
+//! What a window accumulates is the [`Accumulate`] type the operator is made
+//! with: the built-in aggregates ([`Accumulators`]), or the deferred
+//! accumulators of a Wasm aggregator plugin, which record what to add and
+//! merge and leave the calls to the stage (one batched call per batch of
+//! events rather than one per event). A deferred accumulator asks the
+//! operator to remember which accumulators changed
+//! ([`WindowOperator::take_touched`]).
+//!
 //! FIXME: window state lives in memory (per worker); it belongs in the
 //! keyed-state store (RocksDB) so that it survives restarts and stays
 //! bounded by disk rather than memory.
 
 pub mod aggregate;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use aggregate::{Accumulator, Function, Input, Value};
+
+/// What a window accumulates: a value that takes events one at a time and
+/// merges with another of its kind.
+///
+/// The operator relies on `add` in any order and `merge` giving the same
+/// result, and on a fresh accumulator (a clone of the one the operator was
+/// made with) changing nothing when merged.
+pub trait Accumulate: Clone {
+    /// What one event contributes.
+    type Input: ?Sized;
+    /// What a finished window carries.
+    type Output;
+    /// Whether the operator must record which accumulators changed, so that
+    /// their owner can complete deferred work on them.
+    const DEFERRED: bool = false;
+
+    /// Adds one event; `time` and `seq` (its arrival order) break ties for
+    /// order-sensitive aggregates.
+    fn add(&mut self, input: &Self::Input, time: i64, seq: u64);
+    /// Folds `other` into this accumulator.
+    fn merge(&mut self, other: &Self);
+    /// The window's result.
+    fn finish(self) -> Self::Output;
+}
+
+/// The built-in aggregates of one window, in spec order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Accumulators(Vec<Accumulator>);
+
+impl Accumulators {
+    /// Empty accumulators for `functions`.
+    pub fn new(functions: &[Function]) -> Self {
+        Accumulators(functions.iter().map(|f| Accumulator::new(*f)).collect())
+    }
+}
+
+impl Accumulate for Accumulators {
+    type Input = [Input];
+    type Output = Vec<Value>;
+
+    fn add(&mut self, inputs: &[Input], time: i64, seq: u64) {
+        for (acc, input) in self.0.iter_mut().zip(inputs) {
+            acc.add(input, time, seq);
+        }
+    }
+
+    fn merge(&mut self, other: &Self) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            a.merge(b);
+        }
+    }
+
+    fn finish(self) -> Vec<Value> {
+        self.0.iter().map(Accumulator::finish).collect()
+    }
+}
 
 /// The shape of a window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,13 +130,15 @@ pub struct WindowSpec {
     pub kind: WindowKind,
     /// How long after completion late events still update a window, in ms.
     pub allowed_lateness: i64,
-    /// The aggregate functions, in output order.
+    /// The aggregate functions, in output order (built-in aggregates only;
+    /// see [`WindowOperator::with_accumulator`]).
     pub functions: Vec<Function>,
 }
 
-/// One emitted window result.
+/// One emitted window result; `values` is what the accumulator finished
+/// into (the built-in aggregates' values by default).
 #[derive(Clone, Debug, PartialEq)]
-pub struct WindowResult {
+pub struct WindowResult<V = Vec<Value>> {
     /// The key.
     pub key: Arc<[u8]>,
     /// Window start (inclusive), ms.
@@ -80,7 +146,7 @@ pub struct WindowResult {
     /// Window end (exclusive), ms.
     pub end: i64,
     /// One value per aggregate, in spec order.
-    pub values: Vec<Value>,
+    pub values: V,
     /// Whether this corrects a result emitted before (caused by a late
     /// event).
     pub update: bool,
@@ -96,13 +162,26 @@ pub enum Verdict {
 }
 
 /// The window operator for the keys of one worker.
-pub struct WindowOperator {
+pub struct WindowOperator<A: Accumulate = Accumulators> {
     spec: WindowSpec,
+    fresh: A,
     watermark: i64,
     seq: u64,
-    keys: HashMap<Arc<[u8]>, KeyState>,
+    keys: HashMap<Arc<[u8]>, KeyState<A>>,
     /// Pending work by time: fire a window or drop state.
     timers: BTreeSet<(i64, TimerKind, Arc<[u8]>, i64)>,
+    /// Accumulators changed since [`WindowOperator::take_touched`] (only
+    /// for deferred accumulators).
+    touched: HashSet<Touched>,
+}
+
+/// Names one accumulator of the operator: a key's slice (by start) or
+/// session (by end).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Touched {
+    key: Arc<[u8]>,
+    session: bool,
+    at: i64,
 }
 
 /// What a timer does; fire before cleanup at the same time.
@@ -114,23 +193,70 @@ enum TimerKind {
     Cleanup,
 }
 
-#[derive(Default)]
-struct KeyState {
-    /// Tumbling and sliding: slice start → accumulators.
-    slices: BTreeMap<i64, Vec<Accumulator>>,
-    /// Sessions: end → (start, accumulators).
-    sessions: BTreeMap<i64, (i64, Vec<Accumulator>)>,
+struct KeyState<A> {
+    /// Tumbling and sliding: slice start → accumulator.
+    slices: BTreeMap<i64, A>,
+    /// Sessions: end → (start, accumulator).
+    sessions: BTreeMap<i64, (i64, A)>,
 }
 
-impl WindowOperator {
-    /// An operator with no state and no watermark yet.
+impl<A> Default for KeyState<A> {
+    fn default() -> Self {
+        KeyState {
+            slices: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+        }
+    }
+}
+
+impl WindowOperator<Accumulators> {
+    /// An operator with the spec's built-in aggregates, no state and no
+    /// watermark yet.
     pub fn new(spec: WindowSpec) -> Self {
+        let fresh = Accumulators::new(&spec.functions);
+        WindowOperator::with_accumulator(spec, fresh)
+    }
+}
+
+impl<A: Accumulate> WindowOperator<A> {
+    /// An operator whose windows start from clones of `fresh` (the spec's
+    /// `functions` are not used).
+    pub fn with_accumulator(spec: WindowSpec, fresh: A) -> Self {
         WindowOperator {
             spec,
+            fresh,
             watermark: i64::MIN,
             seq: 0,
             keys: HashMap::new(),
             timers: BTreeSet::new(),
+            touched: HashSet::new(),
+        }
+    }
+
+    /// The accumulators changed since the last call (deferred accumulators
+    /// only; always empty otherwise). Some may be gone since: merged away
+    /// or dropped; [`WindowOperator::accumulator_mut`] then finds nothing.
+    pub fn take_touched(&mut self) -> Vec<Touched> {
+        self.touched.drain().collect()
+    }
+
+    /// The accumulator `touched` names, if it still exists.
+    pub fn accumulator_mut(&mut self, touched: &Touched) -> Option<&mut A> {
+        let state = self.keys.get_mut(&touched.key)?;
+        if touched.session {
+            state.sessions.get_mut(&touched.at).map(|(_, acc)| acc)
+        } else {
+            state.slices.get_mut(&touched.at)
+        }
+    }
+
+    fn touch(&mut self, key: &Arc<[u8]>, session: bool, at: i64) {
+        if A::DEFERRED {
+            self.touched.insert(Touched {
+                key: key.clone(),
+                session,
+                at,
+            });
         }
     }
 
@@ -151,8 +277,8 @@ impl WindowOperator {
         &mut self,
         key: &Arc<[u8]>,
         time: i64,
-        inputs: &[Input],
-        out: &mut Vec<WindowResult>,
+        inputs: &A::Input,
+        out: &mut Vec<WindowResult<A::Output>>,
     ) -> Verdict {
         self.seq += 1;
         match self.spec.kind {
@@ -166,7 +292,7 @@ impl WindowOperator {
 
     /// Moves the watermark to `watermark` (ignored unless it advances):
     /// emits every window it completes and drops state no window needs.
-    pub fn advance(&mut self, watermark: i64, out: &mut Vec<WindowResult>) {
+    pub fn advance(&mut self, watermark: i64, out: &mut Vec<WindowResult<A::Output>>) {
         if watermark <= self.watermark {
             return;
         }
@@ -198,7 +324,7 @@ impl WindowOperator {
         }
     }
 
-    fn drop_state(&mut self, key: &[u8], remove: impl FnOnce(&mut KeyState) -> bool) {
+    fn drop_state(&mut self, key: &[u8], remove: impl FnOnce(&mut KeyState<A>) -> bool) {
         if let Some(state) = self.keys.get_mut(key) {
             remove(state);
             if state.slices.is_empty() && state.sessions.is_empty() {
@@ -207,12 +333,8 @@ impl WindowOperator {
         }
     }
 
-    fn accumulators(&self) -> Vec<Accumulator> {
-        self.spec
-            .functions
-            .iter()
-            .map(|f| Accumulator::new(*f))
-            .collect()
+    fn accumulators(&self) -> A {
+        self.fresh.clone()
     }
 
     /// The last moment a window ending at `end` may change.
@@ -224,10 +346,10 @@ impl WindowOperator {
         &mut self,
         key: &Arc<[u8]>,
         time: i64,
-        inputs: &[Input],
+        inputs: &A::Input,
         size: i64,
         slide: i64,
-        out: &mut Vec<WindowResult>,
+        out: &mut Vec<WindowResult<A::Output>>,
     ) -> Verdict {
         let slice = gcd(size, slide);
         let slice_start = time.div_euclid(slice) * slice;
@@ -252,10 +374,9 @@ impl WindowOperator {
         let key = key.clone();
         let state = self.keys.entry(key.clone()).or_default();
         let created = !state.slices.contains_key(&slice_start);
-        let accumulators = state.slices.entry(slice_start).or_insert(fresh);
-        for (acc, input) in accumulators.iter_mut().zip(inputs) {
-            acc.add(input, time, self.seq);
-        }
+        let accumulator = state.slices.entry(slice_start).or_insert(fresh);
+        accumulator.add(inputs, time, self.seq);
+        self.touch(&key, false, slice_start);
         if created {
             // Fire every window containing the slice that has not completed
             // yet; drop the slice once the last of them can no longer change.
@@ -295,22 +416,23 @@ impl WindowOperator {
     }
 
     /// The result of the tumbling or sliding window of `key` ending at `end`.
-    fn sliced_result(&self, key: &Arc<[u8]>, end: i64, update: bool) -> Option<WindowResult> {
+    fn sliced_result(
+        &self,
+        key: &Arc<[u8]>,
+        end: i64,
+        update: bool,
+    ) -> Option<WindowResult<A::Output>> {
         let (size, _) = self.size_and_slide();
         let state = self.keys.get(key)?;
         let start = end - size;
-        let mut merged: Option<Vec<Accumulator>> = None;
-        for (_, accumulators) in state.slices.range(start..end) {
+        let mut merged: Option<A> = None;
+        for (_, accumulator) in state.slices.range(start..end) {
             match &mut merged {
-                None => merged = Some(accumulators.clone()),
-                Some(merged) => {
-                    for (m, a) in merged.iter_mut().zip(accumulators) {
-                        m.merge(a);
-                    }
-                }
+                None => merged = Some(accumulator.clone()),
+                Some(merged) => merged.merge(accumulator),
             }
         }
-        let values = merged?.iter().map(Accumulator::finish).collect();
+        let values = merged?.finish();
         Some(WindowResult {
             key: key.clone(),
             start,
@@ -332,15 +454,13 @@ impl WindowOperator {
         &mut self,
         key: &Arc<[u8]>,
         time: i64,
-        inputs: &[Input],
+        inputs: &A::Input,
         gap: i64,
-        out: &mut Vec<WindowResult>,
+        out: &mut Vec<WindowResult<A::Output>>,
     ) -> Verdict {
         let watermark = self.watermark;
         let mut fresh = self.accumulators();
-        for (acc, input) in fresh.iter_mut().zip(inputs) {
-            acc.add(input, time, self.seq);
-        }
+        fresh.add(inputs, time, self.seq);
         let (mut start, mut end) = (time, time.saturating_add(gap));
         let key = key.clone();
         let overlapping: Vec<i64> = match self.keys.get(&key) {
@@ -365,13 +485,12 @@ impl WindowOperator {
         }
         let state = self.keys.entry(key.clone()).or_default();
         for e in overlapping {
-            if let Some((_, accumulators)) = state.sessions.remove(&e) {
-                for (f, a) in fresh.iter_mut().zip(&accumulators) {
-                    f.merge(a);
-                }
+            if let Some((_, accumulator)) = state.sessions.remove(&e) {
+                fresh.merge(&accumulator);
             }
         }
         state.sessions.insert(end, (start, fresh));
+        self.touch(&key, true, end);
         if end - 1 > watermark {
             self.timers
                 .insert((end - 1, TimerKind::Fire, key.clone(), end));
@@ -385,9 +504,14 @@ impl WindowOperator {
 
     /// The result of `key`'s session ending at `end`, if it still exists
     /// (timers of sessions that were merged away find nothing).
-    fn session_result(&self, key: &Arc<[u8]>, end: i64, update: bool) -> Option<WindowResult> {
-        let (start, accumulators) = self.keys.get(key)?.sessions.get(&end)?;
-        let values = accumulators.iter().map(Accumulator::finish).collect();
+    fn session_result(
+        &self,
+        key: &Arc<[u8]>,
+        end: i64,
+        update: bool,
+    ) -> Option<WindowResult<A::Output>> {
+        let (start, accumulator) = self.keys.get(key)?.sessions.get(&end)?;
+        let values = accumulator.clone().finish();
         Some(WindowResult {
             key: key.clone(),
             start: *start,

@@ -31,8 +31,10 @@ mod path;
 mod scalar;
 mod scan;
 mod unescape;
+mod write;
 
 pub use error::{JsonError, JsonErrorKind};
 pub use path::{Path, PathError, PathErrorKind};
 pub use scalar::{Scalar, key_bytes, scalar};
 pub use scan::{MAX_DEPTH, find, validate};
+pub use write::push_string;

@@ -28,3 +28,14 @@ pub mod validator_bindings {
         default_bindings_module: "weir_sdk::__private::validator_bindings",
     });
 }
+
+/// Bindings of the `aggregate` world.
+pub mod aggregator_bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "aggregate",
+        pub_export_macro: true,
+        export_macro_name: "export_aggregate_world",
+        default_bindings_module: "weir_sdk::__private::aggregator_bindings",
+    });
+}

@@ -4,7 +4,8 @@
 //! crate hides the component bindings and weir's packed batch layout: a plugin
 //! implements [`Transform`] (an event in, zero or more out) or [`Validator`]
 //! (pass or reject each event), one event at a time, and exports it with
-//! [`export_transform!`] or [`export_validator!`].
+//! [`export_transform!`] or [`export_validator!`]. A window stage's
+//! aggregate is an [`Aggregator`], exported with [`export_aggregator!`].
 //!
 //! ```no_run
 //! use weir_sdk::{Config, Emitter, Event, Transform};
@@ -49,6 +50,7 @@
 
 // Generated code: wit-bindgen copies the WIT docs but leaves some generated
 // items (modules, aliases, the `Guest` traits) undocumented.
+mod aggregate;
 #[allow(missing_docs)]
 mod bindings;
 mod config;
@@ -58,6 +60,7 @@ pub mod log;
 mod run;
 pub mod testing;
 
+pub use aggregate::{Aggregator, State, Window, WindowEmitter};
 pub use config::Config;
 pub use event::{Event, FrameError, Headers, OwnedEvent};
 pub use frame::{Emitter, ValueWriter};
@@ -190,9 +193,75 @@ macro_rules! export_validator {
     };
 }
 
+/// Exports an [`Aggregator`] as the component's `aggregator` interface.
+///
+/// Invoke it once, at the top level of the plugin crate, with the type that
+/// implements [`Aggregator`].
+#[macro_export]
+macro_rules! export_aggregator {
+    ($plugin:ty) => {
+        const _: () = {
+            use $crate::__private::aggregator_bindings::exports::weir::plugin::aggregator
+                as exports;
+
+            ::std::thread_local! {
+                static PLUGIN: ::core::cell::RefCell<::core::option::Option<$plugin>> =
+                    const { ::core::cell::RefCell::new(::core::option::Option::None) };
+            }
+
+            // Never constructed: the generated exports call its functions.
+            #[allow(dead_code)]
+            struct WeirAggregatorExport;
+
+            impl exports::Guest for WeirAggregatorExport {
+                fn init(
+                    config: exports::Config,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::init(&PLUGIN, config, <$plugin as $crate::Aggregator>::init)
+                }
+
+                fn create() -> ::std::vec::Vec<u8> {
+                    $crate::__private::create::<$plugin>()
+                }
+
+                fn add(
+                    states: ::std::vec::Vec<::std::vec::Vec<u8>>,
+                    input: exports::Batch,
+                    targets: ::std::vec::Vec<u32>,
+                ) -> exports::Added {
+                    $crate::__private::add(&PLUGIN, states, input, targets)
+                }
+
+                fn merge(
+                    accumulators: ::std::vec::Vec<::std::vec::Vec<u8>>,
+                    ends: ::std::vec::Vec<u32>,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<::std::vec::Vec<u8>>,
+                    ::std::string::String,
+                > {
+                    $crate::__private::merge(&PLUGIN, accumulators, ends)
+                }
+
+                fn finish(
+                    windows: ::std::vec::Vec<exports::Window>,
+                    accumulators: ::std::vec::Vec<::std::vec::Vec<u8>>,
+                ) -> exports::Finished {
+                    $crate::__private::finish(&PLUGIN, windows, accumulators)
+                }
+            }
+
+            // Only a component exports anything (see `export_transform!`).
+            #[cfg(target_arch = "wasm32")]
+            $crate::__private::aggregator_bindings::export_aggregate_world!(
+                WeirAggregatorExport with_types_in $crate::__private::aggregator_bindings
+            );
+        };
+    };
+}
+
 /// What the export macros expand to. Not public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bindings::{transform_bindings, validator_bindings};
-    pub use crate::run::{init, transform, validate};
+    pub use crate::bindings::{aggregator_bindings, transform_bindings, validator_bindings};
+    pub use crate::run::{add, create, finish, init, merge, transform, validate};
 }

@@ -6,9 +6,12 @@
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use crate::bindings::{transform_bindings as tb, validator_bindings as vb};
+use crate::aggregate::{self, WindowRef};
+use crate::bindings::{
+    aggregator_bindings as ab, transform_bindings as tb, validator_bindings as vb,
+};
 use crate::frame::{self, Emitter, Output};
-use crate::{Config, Transform, Validator};
+use crate::{Aggregator, Config, State, Transform, Validator};
 
 use tb::exports::weir::plugin::transformer::Transformed;
 
@@ -94,6 +97,74 @@ pub fn validate<T: Validator + 'static>(
         .into_iter()
         .map(|(index, message)| vb::weir::plugin::types::EventError { index, message })
         .collect()
+}
+
+/// An aggregator's empty accumulator.
+pub fn create<T: Aggregator>() -> Vec<u8> {
+    let mut out = Vec::new();
+    T::State::default().encode(&mut out);
+    out
+}
+
+/// Runs an aggregator's `add` over a batch.
+pub fn add<T: Aggregator>(
+    slot: &'static Slot<T>,
+    states: Vec<Vec<u8>>,
+    input: ab::weir::plugin::types::Batch,
+    targets: Vec<u32>,
+) -> ab::exports::weir::plugin::aggregator::Added {
+    let (states, errors) = slot.with_borrow_mut(|plugin| {
+        aggregate::add_batch(
+            plugin.as_mut(),
+            states,
+            &input.frames,
+            &input.ends,
+            &targets,
+        )
+    });
+    ab::exports::weir::plugin::aggregator::Added {
+        states,
+        errors: errors
+            .into_iter()
+            .map(|(index, message)| ab::weir::plugin::types::EventError { index, message })
+            .collect(),
+    }
+}
+
+/// Runs an aggregator's `merge`.
+pub fn merge<T: Aggregator>(
+    slot: &'static Slot<T>,
+    states: Vec<Vec<u8>>,
+    ends: Vec<u32>,
+) -> Result<Vec<Vec<u8>>, String> {
+    slot.with_borrow_mut(|plugin| aggregate::merge_groups(plugin.as_mut(), &states, &ends))
+}
+
+/// Runs an aggregator's `finish`.
+pub fn finish<T: Aggregator>(
+    slot: &'static Slot<T>,
+    windows: Vec<ab::exports::weir::plugin::aggregator::Window>,
+    states: Vec<Vec<u8>>,
+) -> ab::exports::weir::plugin::aggregator::Finished {
+    let refs = windows.iter().map(|w| WindowRef {
+        key: &w.key,
+        start: w.start,
+        end: w.end,
+        update: w.update,
+    });
+    let (output, errors) =
+        slot.with_borrow_mut(|plugin| aggregate::finish_windows(plugin.as_mut(), refs, &states));
+    ab::exports::weir::plugin::aggregator::Finished {
+        events: ab::weir::plugin::types::Batch {
+            frames: output.frames,
+            ends: output.ends,
+        },
+        origins: output.origins,
+        errors: errors
+            .into_iter()
+            .map(|(index, message)| ab::weir::plugin::types::EventError { index, message })
+            .collect(),
+    }
 }
 
 /// Calls `plugin` once per event; refused events leave no output behind.

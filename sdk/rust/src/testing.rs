@@ -27,10 +27,11 @@
 //! assert_eq!(testing::transform(&mut plugin, &OwnedEvent::new("")), Ok(vec![]));
 //! ```
 
+use crate::aggregate::{self, WindowRef};
 use crate::event::OwnedEvent;
 use crate::frame::{self, len_u32};
 use crate::run;
-use crate::{Transform, Validator};
+use crate::{Aggregator, State, Transform, Validator, Window};
 
 /// One event a transform emitted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +79,80 @@ pub fn validate<T: Validator>(plugin: &mut T, event: &OwnedEvent) -> Result<(), 
         Some((_, message)) => Err(message),
         None => Ok(()),
     }
+}
+
+/// Adds `events` to `state`, in order, through the same batch code a
+/// component runs, and returns the new state.
+///
+/// # Errors
+///
+/// The index and reason of the first event the plugin refused (the state
+/// then holds every other event).
+pub fn add<T: Aggregator>(
+    plugin: &mut T,
+    state: &T::State,
+    events: &[OwnedEvent],
+) -> Result<T::State, (u32, String)> {
+    let mut frames = Vec::new();
+    let mut ends = Vec::new();
+    for event in events {
+        frame::encode(event, &mut frames);
+        ends.push(len_u32(frames.len()));
+    }
+    let mut bytes = Vec::new();
+    state.encode(&mut bytes);
+    let targets = vec![0; events.len()];
+    let (mut states, mut errors) =
+        aggregate::add_batch(Some(&mut *plugin), vec![bytes], &frames, &ends, &targets);
+    if !errors.is_empty() {
+        return Err(errors.swap_remove(0));
+    }
+    T::State::decode(&states.swap_remove(0)).map_err(|message| (0, message))
+}
+
+/// Merges `states` into one through the same code a component runs.
+///
+/// # Errors
+///
+/// The reason a state could not be read back.
+pub fn merge<T: Aggregator>(plugin: &mut T, states: &[T::State]) -> Result<T::State, String> {
+    let bytes: Vec<Vec<u8>> = states
+        .iter()
+        .map(|state| {
+            let mut bytes = Vec::new();
+            state.encode(&mut bytes);
+            bytes
+        })
+        .collect();
+    let mut merged = aggregate::merge_groups(Some(plugin), &bytes, &[len_u32(bytes.len())])?;
+    T::State::decode(&merged.swap_remove(0))
+}
+
+/// Finishes one window and returns the events it emitted.
+pub fn finish<T: Aggregator>(
+    plugin: &mut T,
+    state: &T::State,
+    window: &Window<'_>,
+) -> Vec<OwnedEvent> {
+    let mut bytes = Vec::new();
+    state.encode(&mut bytes);
+    let window = WindowRef {
+        key: window.key,
+        start: window.start,
+        end: window.end,
+        update: window.update,
+    };
+    let (output, _) = aggregate::finish_windows(Some(plugin), std::iter::once(window), &[bytes]);
+    let mut start = 0;
+    let mut events = Vec::new();
+    for &end in &output.ends {
+        let end = end as usize;
+        if let Ok(event) = frame::decode(&output.frames[start..end]) {
+            events.push(event.to_owned_event());
+        }
+        start = end;
+    }
+    events
 }
 
 fn one_event_batch(event: &OwnedEvent) -> (Vec<u8>, [u32; 1]) {
