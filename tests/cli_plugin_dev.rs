@@ -3,8 +3,9 @@
 //! component, `weir plugin test` runs a component over a JSON Lines file.
 //!
 //! Run `cargo build --release -p weir` first: `cargo test -p weir-tests` does
-//! not rebuild the binary. The Python and JavaScript tests need the SDKs'
-//! tools (`cargo xtask sdk-deps`); each build takes tens of seconds.
+//! not rebuild the binary. The Python, JavaScript, Go and C tests need the
+//! SDKs' tools (`cargo xtask sdk-deps`); each Python, JavaScript or Go build
+//! takes tens of seconds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,16 +18,22 @@ fn rust_target_dir() -> PathBuf {
     root().join("target/devloop-test-plugins")
 }
 
-fn weir(dir: &Path, args: &[&str]) -> Output {
-    Command::new(weir_binary())
+/// `weir ARGS` in `dir`, with the checkout it was built from as its
+/// `weir_home`.
+fn weir_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(weir_binary());
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("WEIR_LOG")
         .env_remove("WEIR_HOME")
         .env("WEIR_CACHE_DIR", root().join("target/test-plugin-cache"))
-        .env("CARGO_TARGET_DIR", rust_target_dir())
-        .output()
-        .expect("cannot run weir")
+        .env("CARGO_TARGET_DIR", rust_target_dir());
+    command
+}
+
+fn weir(dir: &Path, args: &[&str]) -> Output {
+    weir_command(dir, args).output().expect("cannot run weir")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -143,6 +150,26 @@ fn js_plugin_scaffolds_builds_and_runs() {
 }
 
 #[test]
+fn go_plugin_scaffolds_builds_and_runs() {
+    scaffold_build_test(
+        "go",
+        "go-tag",
+        &["main.go", "go.mod", "weir-plugin.toml"],
+        "go-tag/build/go-tag.wasm",
+    );
+}
+
+#[test]
+fn c_plugin_scaffolds_builds_and_runs() {
+    scaffold_build_test(
+        "c",
+        "ctag",
+        &["plugin.c", "weir-plugin.toml"],
+        "ctag/build/ctag.wasm",
+    );
+}
+
+#[test]
 fn tests_the_shipped_filter_plugin() {
     let scratch = Scratch::new();
     scratch.write(
@@ -231,22 +258,17 @@ fn a_failed_build_shows_the_toolchain_error_and_the_step() {
         "{stderr}"
     );
 
-    // Nothing to build, a language without an SDK, a taken name.
+    // Nothing to build, a taken name.
     let output = weir(scratch.path(), &["plugin", "build"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).starts_with("error: no plugin in "),
-        "{}",
-        text(&output.stderr)
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "error: no plugin in {}: expected Cargo.toml (rust), app.py (python), app.js (js), \
+             go.mod (go) or a .c file (c), or weir-plugin.toml naming the `lang`\n",
+            std::fs::canonicalize(scratch.path()).unwrap().display()
+        )
     );
-    for lang in ["go", "c"] {
-        let output = weir(scratch.path(), &["plugin", "new", "--lang", lang, "x"]);
-        assert_eq!(output.status.code(), Some(1));
-        assert_eq!(
-            text(&output.stderr),
-            format!("error: {lang} plugins are not supported yet (no sdk/{lang} in weir)\n")
-        );
-    }
     let output = weir(
         scratch.path(),
         &["plugin", "new", "--lang", "python", "broken"],
@@ -257,4 +279,96 @@ fn a_failed_build_shows_the_toolchain_error_and_the_step() {
         "{}",
         text(&output.stderr)
     );
+}
+
+/// Builds `dir` (in the scratch directory) and checks that it fails with
+/// the toolchain's error `toolchain_error` on stderr, then the SDK script's
+/// line naming `step`, then weir's line naming the script.
+#[track_caller]
+fn build_fails_at(scratch: &Scratch, dir: &str, lang: &str, toolchain_error: &str, step: &str) {
+    let output = weir(scratch.path(), &["plugin", "build", dir]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(text(&output.stdout), "");
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(toolchain_error),
+        "no `{toolchain_error}` in:\n{stderr}"
+    );
+    let script = std::fs::canonicalize(root().join("sdk").join(lang).join("build.sh")).unwrap();
+    let last: Vec<&str> = stderr.trim_end().lines().rev().take(2).collect();
+    assert_eq!(
+        last,
+        [
+            format!(
+                "error: building the {lang} plugin failed: sh {} exited with status 1",
+                script.display()
+            ),
+            format!("build.sh: {step} failed"),
+        ],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_failed_go_or_c_build_shows_the_toolchain_error_and_the_step() {
+    let scratch = Scratch::new();
+    for (lang, name) in [("go", "gobroken"), ("c", "cbroken")] {
+        succeeds(&weir(
+            scratch.path(),
+            &["plugin", "new", "--lang", lang, name],
+        ));
+    }
+    scratch.write(
+        "gobroken/main.go",
+        "package main\n\nfunc main() { notDefined() }\n",
+    );
+    build_fails_at(
+        &scratch,
+        "gobroken",
+        "go",
+        "undefined: notDefined",
+        "go build",
+    );
+    scratch.write(
+        "cbroken/plugin.c",
+        "#include \"weir.h\"\n\nvoid weir_transform(const weir_event *event, weir_emitter *out) {\n  weir_keep(out)\n}\n",
+    );
+    build_fails_at(
+        &scratch,
+        "cbroken",
+        "c",
+        "plugin.c:4:17: error: expected ';' after expression",
+        "clang",
+    );
+
+    // A checkout without the SDKs: the Go project cannot name its SDK, and
+    // no plugin can be built without the SDK's script.
+    let empty = Scratch::new();
+    let home = empty.path().to_str().unwrap();
+    let output = weir_command(scratch.path(), &["plugin", "new", "--lang", "go", "x"])
+        .env("WEIR_HOME", home)
+        .output()
+        .expect("cannot run weir");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "error: cannot find the weir go sdk at {home}/sdk/go: set WEIR_HOME to a weir \
+             checkout\n"
+        )
+    );
+    assert!(!scratch.path().join("x").exists());
+    for (lang, name) in [("go", "gobroken"), ("c", "cbroken")] {
+        let output = weir_command(scratch.path(), &["plugin", "build", name])
+            .env("WEIR_HOME", home)
+            .output()
+            .expect("cannot run weir");
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(
+            text(&output.stderr),
+            format!(
+                "error: cannot find {home}/sdk/{lang}/build.sh: set WEIR_HOME to a weir checkout\n"
+            )
+        );
+    }
 }

@@ -8,6 +8,16 @@
 //!   `python3 sdk/python/build.py` of [`weir_home`], into `build/NAME.wasm`.
 //! - JavaScript (`weir-plugin.toml` with `lang = "js"`, or `app.js`):
 //!   `node sdk/js/build.js` of [`weir_home`], into `build/NAME.wasm`.
+//! - Go (`weir-plugin.toml` with `lang = "go"`, or `go.mod`): `sh
+//!   sdk/go/build.sh` of [`weir_home`], into `build/NAME.wasm`, with its
+//!   intermediate files in `build/work`.
+//! - C (`weir-plugin.toml` with `lang = "c"`, or a `.c` file): `sh
+//!   sdk/c/build.sh` of [`weir_home`], into `build/NAME.wasm`, with its
+//!   intermediate files in `build/work`.
+//!
+//! `Cargo.toml` wins over everything, then the manifest's `lang`, then the
+//! other files in the order above. For the languages built by an SDK
+//! script, `NAME` is the manifest's `name`, else the directory's name.
 //!
 //! The tools write to the inherited standard error as they run, so their
 //! errors reach the author as they are; [`BuildError`] then says in one line
@@ -24,14 +34,11 @@ use super::{Language, weir_home};
 pub enum BuildError {
     /// Nothing in the directory says which language it is.
     #[error(
-        "no plugin in {}: expected Cargo.toml (rust), or weir-plugin.toml with app.py (python) \
-         or app.js (js)",
+        "no plugin in {}: expected Cargo.toml (rust), app.py (python), app.js (js), go.mod (go) \
+         or a .c file (c), or weir-plugin.toml naming the `lang`",
         .0.display()
     )]
     NotFound(PathBuf),
-    /// The language has no SDK yet.
-    #[error("building {0} plugins is not supported yet")]
-    Unsupported(Language),
     /// `weir-plugin.toml` could not be read or names an unknown language.
     #[error("{}: {message}", path.display())]
     Manifest {
@@ -102,7 +109,9 @@ pub fn detect(dir: &Path) -> Result<Language, BuildError> {
             Some("c") => Ok(Language::C),
             _ => Err(BuildError::Manifest {
                 path: manifest,
-                message: format!("unknown `lang` {lang}, expected \"python\" or \"js\""),
+                message: format!(
+                    "unknown `lang` {lang}, expected \"rust\", \"python\", \"js\", \"go\" or \"c\""
+                ),
             }),
         };
     }
@@ -112,25 +121,40 @@ pub fn detect(dir: &Path) -> Result<Language, BuildError> {
         Ok(Language::Js)
     } else if dir.join("go.mod").is_file() {
         Ok(Language::Go)
+    } else if has_c_file(dir) {
+        Ok(Language::C)
     } else {
         Err(BuildError::NotFound(dir.to_owned()))
     }
+}
+
+/// Whether `dir` holds a `.c` file, as `sdk/c/build.sh` compiles.
+fn has_c_file(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|entry| {
+            let path = entry.path();
+            path.extension().is_some_and(|ext| ext == "c") && path.is_file()
+        })
+    })
 }
 
 /// Builds the plugin in `dir` into a component.
 ///
 /// # Errors
 ///
-/// [`BuildError`] when the language cannot be found out or is not supported
-/// yet, or when a build step fails.
+/// [`BuildError`] when the language cannot be found out, or when the SDK is
+/// missing or a build step fails.
 pub fn build(dir: &Path) -> Result<Built, BuildError> {
     let dir = std::fs::canonicalize(dir).map_err(|_| BuildError::NotFound(dir.to_owned()))?;
     let language = detect(&dir)?;
     let component = match language {
         Language::Rust => build_rust(&dir)?,
-        Language::Python => build_with_script(&dir, language, "python3", "sdk/python/build.py")?,
-        Language::Js => build_with_script(&dir, language, "node", "sdk/js/build.js")?,
-        Language::Go | Language::C => return Err(BuildError::Unsupported(language)),
+        Language::Python => {
+            build_with_script(&dir, language, "python3", "sdk/python/build.py", false)?
+        }
+        Language::Js => build_with_script(&dir, language, "node", "sdk/js/build.js", false)?,
+        Language::Go => build_with_script(&dir, language, "sh", "sdk/go/build.sh", true)?,
+        Language::C => build_with_script(&dir, language, "sh", "sdk/c/build.sh", true)?,
     };
     Ok(Built {
         language,
@@ -198,12 +222,17 @@ fn wasm_artifact(line: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// Runs an SDK's build script, which names its failing step itself.
+/// Runs an SDK's build script, which names its failing step itself. With
+/// `work_dir`, the script is given `--build-dir build/work` for its
+/// intermediate files (the Go and C scripts would otherwise make a new
+/// temporary directory on every build and leave it behind); the Python and
+/// JavaScript scripts use `build/` of the plugin by default.
 fn build_with_script(
     dir: &Path,
     language: Language,
     program: &str,
     script: &str,
+    work_dir: bool,
 ) -> Result<PathBuf, BuildError> {
     let script = weir_home().join(script);
     if !script.is_file() {
@@ -211,11 +240,14 @@ fn build_with_script(
     }
     let name = plugin_name(dir)?;
     let output = dir.join("build").join(format!("{name}.wasm"));
-    let status = Command::new(program)
-        .arg(&script)
-        .arg(dir)
-        .arg("-o")
-        .arg(&output)
+    let mut command = Command::new(program);
+    command.arg(&script).arg(dir).arg("-o").arg(&output);
+    if work_dir {
+        // The script creates this directory, and so `build/` for the
+        // component too.
+        command.arg("--build-dir").arg(dir.join("build/work"));
+    }
+    let status = command
         .current_dir(dir)
         .status()
         .map_err(|source| BuildError::Spawn {
@@ -293,5 +325,23 @@ mod tests {
         assert_eq!(detect(dir.path()).unwrap(), Language::Python);
         std::fs::write(dir.path().join("Cargo.toml"), "").unwrap();
         assert_eq!(detect(dir.path()).unwrap(), Language::Rust);
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("include.c")).unwrap();
+        assert!(
+            matches!(detect(dir.path()), Err(BuildError::NotFound(_))),
+            "a directory is not a .c file"
+        );
+        std::fs::write(dir.path().join("plugin.c"), "").unwrap();
+        assert_eq!(detect(dir.path()).unwrap(), Language::C);
+        std::fs::write(dir.path().join("go.mod"), "").unwrap();
+        assert_eq!(detect(dir.path()).unwrap(), Language::Go);
+        std::fs::write(dir.path().join("weir-plugin.toml"), "lang = \"c\"").unwrap();
+        assert_eq!(detect(dir.path()).unwrap(), Language::C);
+        std::fs::write(dir.path().join("weir-plugin.toml"), "lang = \"zig\"").unwrap();
+        assert!(matches!(
+            detect(dir.path()),
+            Err(BuildError::Manifest { message, .. }) if message.starts_with("unknown `lang` \"zig\"")
+        ));
     }
 }

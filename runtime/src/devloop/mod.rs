@@ -1,10 +1,11 @@
 //! The plugin author's loop: `weir plugin new` ([`scaffold`]), `weir plugin
 //! build` ([`build`]) and `weir plugin test` ([`test`]).
 //!
-//! Scaffolding and building need the weir checkout: the Rust SDK is a path
-//! dependency, and Python and JavaScript plugins are built by the SDKs'
-//! `build.py` and `build.js`. That checkout is [`weir_home`]: `$WEIR_HOME`
-//! when set, else the checkout this binary was built from.
+//! Scaffolding and building need the weir checkout: the Rust and Go SDKs
+//! are path dependencies, and Python, JavaScript, Go and C plugins are built
+//! by the SDKs' `build.py`, `build.js` and `build.sh` scripts. That checkout
+//! is [`weir_home`]: `$WEIR_HOME` when set, else the checkout this binary was
+//! built from.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,9 +23,9 @@ pub enum Language {
     Python,
     /// JavaScript, with `sdk/js` and componentize-js.
     Js,
-    /// Go (no SDK yet).
+    /// Go, with `sdk/go` and the WASI preview 1 adapter.
     Go,
-    /// C (no SDK yet).
+    /// C, with `sdk/c`, clang and wasi-libc.
     C,
 }
 

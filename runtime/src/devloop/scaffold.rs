@@ -12,6 +12,11 @@
 //!   expects.
 //! - JavaScript: `app.js`, `weir-plugin.toml` and a `package.json` for npm
 //!   dependencies, as `sdk/js/build.js` expects.
+//! - Go: `main.go`, `weir-plugin.toml` and a `go.mod` whose `replace`
+//!   points `weir.dev/sdk` at `sdk/go` in [`weir_home`](super::weir_home),
+//!   as `sdk/go/build.sh` expects.
+//! - C: `plugin.c` and `weir-plugin.toml`, as `sdk/c/build.sh` expects (it
+//!   compiles every `.c` file of the directory with the SDK).
 
 use std::path::{Path, PathBuf};
 
@@ -20,9 +25,6 @@ use super::{Language, weir_home};
 /// A plugin project could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
-    /// The language has no SDK yet.
-    #[error("{0} plugins are not supported yet (no sdk/{0} in weir)")]
-    Unsupported(Language),
     /// The name cannot name a plugin.
     #[error(
         "invalid plugin name `{0}`: use an ASCII letter followed by letters, digits, `-` or `_`"
@@ -31,12 +33,13 @@ pub enum ScaffoldError {
     /// Something is already where the project would go.
     #[error("{} already exists", .0.display())]
     Exists(PathBuf),
-    /// The SDK the project depends on is not where it should be.
+    /// The SDK the project depends on by path is not where it should be.
     #[error(
-        "cannot find the weir rust sdk at {}: set WEIR_HOME to a weir checkout",
-        .0.display()
+        "cannot find the weir {} sdk at {}: set WEIR_HOME to a weir checkout",
+        .0,
+        .1.display()
     )]
-    NoSdk(PathBuf),
+    NoSdk(Language, PathBuf),
     /// A file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -109,20 +112,54 @@ const JS: &[Template] = &[
     ),
 ];
 
+const GO: &[Template] = &[
+    ("main.go", include_str!("../../templates/go/main.go.tmpl")),
+    ("go.mod", include_str!("../../templates/go/go.mod.tmpl")),
+    (
+        "weir-plugin.toml",
+        include_str!("../../templates/go/weir-plugin.toml.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/go/README.md.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/go/gitignore.tmpl"),
+    ),
+];
+
+const C: &[Template] = &[
+    ("plugin.c", include_str!("../../templates/c/plugin.c.tmpl")),
+    (
+        "weir-plugin.toml",
+        include_str!("../../templates/c/weir-plugin.toml.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../templates/c/README.md.tmpl"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../../templates/c/gitignore.tmpl"),
+    ),
+];
+
 /// Creates the project `name` of `language` in `parent/name`; returns its
 /// directory.
 ///
 /// # Errors
 ///
-/// [`ScaffoldError`] when the language has no SDK yet, the name is not
-/// valid, the directory exists, the Rust SDK cannot be found, or a file
-/// cannot be written.
+/// [`ScaffoldError`] when the name is not valid, the directory exists, the
+/// Rust or Go SDK (which the project names by path) cannot be found, or a
+/// file cannot be written.
 pub fn create(language: Language, name: &str, parent: &Path) -> Result<PathBuf, ScaffoldError> {
     let templates = match language {
         Language::Rust => RUST,
         Language::Python => PYTHON,
         Language::Js => JS,
-        Language::Go | Language::C => return Err(ScaffoldError::Unsupported(language)),
+        Language::Go => GO,
+        Language::C => C,
     };
     if !valid_name(name) {
         return Err(ScaffoldError::InvalidName(name.to_owned()));
@@ -135,12 +172,19 @@ pub fn create(language: Language, name: &str, parent: &Path) -> Result<PathBuf, 
         ("name", name.to_owned()),
         ("crate_name", name.replace('-', "_")),
     ];
-    if language == Language::Rust {
-        let sdk = weir_home().join("sdk/rust");
-        if !sdk.join("Cargo.toml").is_file() {
-            return Err(ScaffoldError::NoSdk(sdk));
+    // The Rust and Go projects name the SDK by path, in a TOML or go.mod
+    // string.
+    let sdk = match language {
+        Language::Rust => Some(("sdk/rust", "Cargo.toml")),
+        Language::Go => Some(("sdk/go", "go.mod")),
+        Language::Python | Language::Js | Language::C => None,
+    };
+    if let Some((sdk, manifest)) = sdk {
+        let sdk = weir_home().join(sdk);
+        if !sdk.join(manifest).is_file() {
+            return Err(ScaffoldError::NoSdk(language, sdk));
         }
-        values.push(("sdk_path", toml_string(&sdk.display().to_string())));
+        values.push(("sdk_path", quoted(&sdk.display().to_string())));
     }
     for (path, template) in templates {
         let file = dir.join(path);
@@ -174,8 +218,10 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
     text
 }
 
-/// A TOML basic string holding `text`.
-fn toml_string(text: &str) -> String {
+/// A string literal holding `text`, both a TOML basic string and a Go
+/// interpreted string literal (the form of a quoted path in `go.mod`): the
+/// two share these escapes.
+fn quoted(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
         match c {
@@ -209,6 +255,7 @@ mod tests {
             fill("{{name}}: {{sdk_path}} {{name}}", &values),
             "x: \"p\" x"
         );
-        assert_eq!(toml_string("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(quoted("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(quoted("a\nb"), r#""a\u000Ab""#);
     }
 }
