@@ -290,6 +290,11 @@ fn engine_config() -> Config {
     pool.total_tables(1000);
     pool.max_memory_size(4 << 30);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // For profiling plugins with `perf`: compiled code is otherwise one
+    // anonymous `[JIT]` blob. Read once, when the engine is made.
+    if std::env::var_os("WEIR_WASM_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
