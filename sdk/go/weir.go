@@ -1,3 +1,6 @@
+// FIXME: keyed state (weir:plugin/state, Event::state in the Rust SDK) has no
+// Go helper yet; the Rust SDK is the only one that offers it.
+
 // Package weir is the Go SDK for weir plugins: the event, emitter, config
 // and log types a plugin uses. A plugin registers itself with
 // transform.Export or validate.Export from an init function.

@@ -8,6 +8,12 @@
 //! tests check that the host survives each and dead-letters exactly the
 //! marked events.
 //!
+//! With `count = "true"`, every event first counts the events of its key in
+//! weir's keyed state (a marked one too, before it misbehaves), and an
+//! unmarked one is emitted as `{"id":…,"count":N}`; the tests use it to check
+//! that the state changes of a failed call or a refused event are
+//! discarded.
+//!
 //! Never ship this in a pipeline.
 
 use std::hint::black_box;
@@ -43,11 +49,14 @@ pub enum Behaviour {
     Connect,
     /// Emits `{"now_ms": <wall clock in ms since the epoch>}`.
     Clock,
+    /// Refuses the event (`hostile: refused event {id}`), a plain
+    /// rejection rather than a failure.
+    Refuse,
 }
 
 /// The names accepted by `behaviour`, for the error message.
 const BEHAVIOURS: &str = "panic, unreachable, loop, memory, recursion, big-output, \
-                          bad-utf8-reason, bad-utf8-header, read-file, env, connect, clock";
+                          bad-utf8-reason, bad-utf8-header, read-file, env, connect, clock, refuse";
 
 impl Behaviour {
     /// Reads `behaviour` (and `bytes` for `big-output`) from the config.
@@ -75,6 +84,7 @@ impl Behaviour {
             "env" => Behaviour::Env,
             "connect" => Behaviour::Connect,
             "clock" => Behaviour::Clock,
+            "refuse" => Behaviour::Refuse,
             other => {
                 return Err(format!(
                     "config `behaviour`: unknown behaviour `{other}`, expected one of {BEHAVIOURS}"
@@ -89,6 +99,7 @@ pub struct Hostile {
     behaviour: Behaviour,
     mark: Path,
     id: Path,
+    count: bool,
 }
 
 /// Whether `value` is a JSON object with `"mark": true`. Values that are not
@@ -107,6 +118,16 @@ impl Hostile {
                     .flatten()
                     .unwrap_or(b"?");
                 panic!("hostile: poisoned event {}", String::from_utf8_lossy(id));
+            }
+            Behaviour::Refuse => {
+                let id = json::find(event.value(), &self.id)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(b"?");
+                return Err(format!(
+                    "hostile: refused event {}",
+                    String::from_utf8_lossy(id)
+                ));
             }
             Behaviour::Unreachable => unreachable_instruction(),
             Behaviour::Loop => spin_forever(),
@@ -220,20 +241,54 @@ impl Transform for Hostile {
         ));
         let mark = Path::parse("mark").map_err(|err| err.to_string())?;
         let id = Path::parse("id").map_err(|err| err.to_string())?;
+        let count = match config.get_or("count", "false") {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(format!(
+                    "config `count`: expected true or false, got `{other}`"
+                ));
+            }
+        };
         Ok(Hostile {
             behaviour,
             mark,
             id,
+            count,
         })
     }
 
     fn transform(&mut self, event: &Event<'_>, out: &mut Emitter) -> Result<(), String> {
         if is_marked(event.value(), &self.mark) {
+            if self.count {
+                count(event);
+            }
             return self.misbehave(event, out);
+        }
+        if self.count {
+            let seen = count(event);
+            let id = match json::find(event.value(), &self.id) {
+                Ok(Some(raw)) => String::from_utf8_lossy(raw).into_owned(),
+                _ => "null".into(),
+            };
+            out.emit_value(format!("{{\"id\":{id},\"count\":{seen}}}"));
+            return Ok(());
         }
         out.keep();
         Ok(())
     }
+}
+
+/// Adds one to the count of the event's key in keyed state; returns it.
+fn count(event: &Event<'_>) -> u64 {
+    let state = event.state();
+    let seen = state
+        .get("count")
+        .and_then(|bytes| bytes.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+        + 1;
+    state.set("count", seen.to_le_bytes());
+    seen
 }
 
 weir_sdk::export_transform!(Hostile);

@@ -15,7 +15,7 @@
 
 pub mod aggregator;
 mod dedupe_stage;
-mod keys;
+pub(crate) mod keys;
 mod router;
 pub mod stage;
 pub mod time;
@@ -40,6 +40,7 @@ use crate::config::{PipelineConfig, StageKind};
 use crate::event::{DeadLetter, Event};
 use crate::metrics::Metrics;
 use crate::plugin::instance::{InstanceError, StageSpec};
+use crate::plugin::keyed::KeyedState;
 use crate::plugin::{Plugin, PluginError, PluginRuntime, World};
 use crate::sink::{self, Sink, SinkError};
 use crate::source::{self, SourceError};
@@ -208,6 +209,14 @@ impl Pipeline {
                     error,
                 });
             }
+            if plugin.uses_state() && config.key_by == crate::config::KeyBy::SourcePartition {
+                // It may not use it in this configuration; if it does, the
+                // call traps with a message that says what is missing.
+                tracing::warn!(
+                    stage = %stage.name,
+                    "the plugin imports keyed state, which needs a `[key_by]`; this pipeline has none"
+                );
+            }
             tracing::info!(
                 stage = %stage.name,
                 plugin = %plugin.digest(),
@@ -216,7 +225,9 @@ impl Pipeline {
             );
             loaded.push(Some(plugin));
         }
-        let state = open_state(&config)?;
+        let keyed = config.key_by != crate::config::KeyBy::SourcePartition;
+        let keeps_state = keyed && loaded.iter().flatten().any(|p| p.uses_state());
+        let state = open_state(&config, keeps_state)?;
         let table = keys::assignment(config.key_groups, config.parallelism);
         let mut workers = Vec::new();
         for worker in 0..config.parallelism {
@@ -231,12 +242,16 @@ impl Pipeline {
                             limits: settings.limits,
                         };
                         let policy = settings.on_error;
-                        Operator::Plugin(Box::new(Stage::new(
-                            plugin.clone(),
-                            spec,
-                            policy,
-                            metrics.clone(),
-                        )?))
+                        let mut stage = Stage::new(plugin.clone(), spec, policy, metrics.clone())?;
+                        if keyed && plugin.uses_state() {
+                            let Some(store) = &state else {
+                                return Err(EngineError::Internal("no state store".into()));
+                            };
+                            let id = operators.len() as u16;
+                            let handle = store.stage(id, owned_groups(&table, worker));
+                            stage.attach_state(KeyedState::new(handle, config.key_groups));
+                        }
+                        Operator::Plugin(Box::new(stage))
                     }
                     (StageKind::Window(window), plugin) => {
                         Operator::Window(WindowStage::new(name, window, plugin.clone(), &metrics)?)
@@ -407,12 +422,15 @@ where
 /// there are no checkpoints yet to restore it from; keeping state from a
 /// previous run while sources start from the beginning would drop every
 /// replayed event as a duplicate.
-fn open_state(config: &PipelineConfig) -> Result<Option<crate::state::StateStore>, EngineError> {
-    if !config
+fn open_state(
+    config: &PipelineConfig,
+    plugins_keep_state: bool,
+) -> Result<Option<crate::state::StateStore>, EngineError> {
+    let dedupes = config
         .stages
         .iter()
-        .any(|s| matches!(s.kind, StageKind::Dedupe(_)))
-    {
+        .any(|s| matches!(s.kind, StageKind::Dedupe(_)));
+    if !dedupes && !plugins_keep_state {
         return Ok(None);
     }
     let dir = &config.state_dir;
@@ -559,7 +577,7 @@ fn advance(
                 run_chain(operators, i + 1, results, out)?;
             }
             Operator::Dedupe(dedupe) => dedupe.advance(watermark)?,
-            Operator::Plugin(_) => {}
+            Operator::Plugin(stage) => stage.advance(watermark)?,
         }
     }
     Ok(())

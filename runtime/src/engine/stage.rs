@@ -78,6 +78,21 @@ impl Stage {
         })
     }
 
+    /// Gives the stage its keyed state (for a plugin that imports it).
+    pub fn attach_state(&mut self, keyed: crate::plugin::keyed::KeyedState) {
+        self.instance.attach_state(keyed);
+    }
+
+    /// Moves the stage's keyed state to `watermark`: values whose
+    /// time-to-live has passed are deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StageError::Instance`] when the state store fails.
+    pub fn advance(&mut self, watermark: i64) -> Result<(), StageError> {
+        Ok(self.instance.expire_state(watermark)?)
+    }
+
     /// Runs a batch through the stage.
     ///
     /// # Errors

@@ -9,6 +9,13 @@ pub mod transform {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "transform",
+        // Keyed state traps when the store fails or an event index is out
+        // of range; the host keeps the store's error to stop the pipeline.
+        imports: {
+            "weir:plugin/state.get": trappable,
+            "weir:plugin/state.set": trappable,
+            "weir:plugin/state.delete": trappable,
+        },
     });
 }
 
@@ -36,5 +43,5 @@ pub mod aggregator {
     });
 }
 
-pub use transform::weir::plugin::host;
 pub use transform::weir::plugin::types::{Batch, EventError};
+pub use transform::weir::plugin::{host, state};

@@ -94,6 +94,7 @@ fn grant(name: &str) -> &'static str {
     let interface = name.split('@').next().unwrap_or(name);
     match interface {
         "weir:plugin/host" => "weir's log",
+        "weir:plugin/state" => "keyed state, per key-by key (needs a `[key_by]`)",
         "weir:plugin/types" => "types only",
         "wasi:filesystem/types" | "wasi:filesystem/preopens" => "linked, no directory granted",
         "wasi:cli/environment" => "linked, empty environment and arguments",

@@ -15,6 +15,7 @@ use super::bindings::transform::{Transform, exports::weir::plugin::transformer::
 use super::bindings::validator::Validate as Validator;
 use super::bindings::{Batch, EventError};
 use super::frame::{self, Decoded};
+use super::keyed::{KeyedState, StateMisuse};
 use super::sandbox::MemoryLimitExceeded;
 use super::{EPOCH_TICK, Plugin, PluginPre, StoreState, World};
 
@@ -48,6 +49,15 @@ pub struct CallFailure {
 /// An instance could not be made or initialised.
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceError {
+    /// The stage's keyed state store failed.
+    #[error("stage `{stage}`: keyed state: {error}")]
+    State {
+        /// The stage.
+        stage: Arc<str>,
+        /// The store's error.
+        #[source]
+        error: crate::state::StateError,
+    },
     /// The plugin's `init` refused the stage's configuration.
     #[error("stage `{stage}`: plugin init failed: {message}")]
     Init {
@@ -92,6 +102,8 @@ pub struct Instance {
     metrics: StageMetrics,
     live: Option<Live>,
     input: Batch,
+    /// The stage's keyed state, for a plugin that imports it.
+    keyed: Option<KeyedState>,
 }
 
 struct Live {
@@ -131,10 +143,8 @@ impl Instance {
             spec,
             metrics,
             live: None,
-            input: Batch {
-                frames: Vec::new(),
-                ends: Vec::new(),
-            },
+            input: empty_batch(),
+            keyed: None,
         };
         instance.live = Some(instance.instantiate()?);
         Ok(instance)
@@ -157,6 +167,9 @@ impl Instance {
         &mut self,
         events: &[Event],
     ) -> Result<Outcome, Result<CallFailure, InstanceError>> {
+        if let Some(keyed) = &mut self.keyed {
+            keyed.begin(events.iter());
+        }
         frame::encode(events, &mut self.input);
         let input = std::mem::replace(&mut self.input, empty_batch());
         let result = self.invoke(|exports, store| match exports {
@@ -171,8 +184,48 @@ impl Instance {
             Exports::Aggregator(_) => Err(wrong_world(World::Aggregator, "call")),
         });
         self.input = input;
-        let raw = result?;
-        self.checked(self.check(raw, events.len()))
+        let outcome = result.and_then(|raw| self.checked(self.check(raw, events.len())));
+        let Some(keyed) = &mut self.keyed else {
+            return outcome;
+        };
+        let state_error = |error| InstanceError::State {
+            stage: self.spec.name.clone(),
+            error,
+        };
+        match outcome {
+            Ok(outcome) => {
+                let refused: Vec<u32> = outcome.refused.iter().map(|(i, _)| *i).collect();
+                keyed.commit(&refused).map_err(|e| Err(state_error(e)))?;
+                Ok(outcome)
+            }
+            Err(failure) => match keyed.discard() {
+                Some(error) => Err(Err(state_error(error))),
+                None => Err(failure),
+            },
+        }
+    }
+
+    /// Gives the instance its stage's keyed state, which the plugin reaches
+    /// through `weir:plugin/state` while it transforms a batch.
+    pub fn attach_state(&mut self, keyed: KeyedState) {
+        self.keyed = Some(keyed);
+    }
+
+    /// Moves the keyed state's clock to `watermark`, deleting what expired.
+    ///
+    /// # Errors
+    ///
+    /// [`InstanceError::State`] when the store fails.
+    pub fn expire_state(&mut self, watermark: i64) -> Result<(), InstanceError> {
+        match &mut self.keyed {
+            Some(keyed) => keyed
+                .expire(watermark)
+                .map_err(|error| InstanceError::State {
+                    stage: self.spec.name.clone(),
+                    error,
+                }),
+            None => Ok(()),
+        }
     }
 
     /// An empty accumulator of an aggregator plugin.
@@ -310,9 +363,11 @@ impl Instance {
             None => self.instantiate().map_err(Err)?,
         };
         live.store.set_epoch_deadline(self.deadline_ticks());
+        live.store.data_mut().keyed = self.keyed.take();
         let started = Instant::now();
         let result = call(&live.exports, &mut live.store);
         self.metrics.call(started.elapsed());
+        self.keyed = live.store.data_mut().keyed.take();
         match result {
             Ok(value) => {
                 self.live = Some(live);
@@ -405,6 +460,12 @@ impl Instance {
             return CallFailure {
                 kind: ErrorKind::Memory,
                 message: limit.to_string(),
+            };
+        }
+        if let Some(misuse) = error.downcast_ref::<StateMisuse>() {
+            return CallFailure {
+                kind: ErrorKind::Trap,
+                message: misuse.to_string(),
             };
         }
         match error.downcast_ref::<Trap>() {

@@ -14,6 +14,7 @@ mod cache;
 pub mod check;
 mod frame;
 pub mod instance;
+pub mod keyed;
 mod sandbox;
 
 use std::fmt;
@@ -41,6 +42,8 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 pub const TRANSFORM_EXPORT: &str = "weir:plugin/transformer@0.1.0";
 /// The export that marks a component as a validator.
 pub const VALIDATOR_EXPORT: &str = "weir:plugin/validator@0.1.0";
+/// The import of a plugin that keeps keyed state.
+pub const STATE_IMPORT: &str = "weir:plugin/state@0.1.0";
 /// The export that marks a component as a window aggregator.
 pub const AGGREGATOR_EXPORT: &str = "weir:plugin/aggregator@0.1.0";
 
@@ -115,6 +118,8 @@ impl PluginRuntime {
             .map_err(|e| PluginError::Engine(e.to_string()))?;
         bindings::host::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
             .map_err(|e| PluginError::Engine(e.to_string()))?;
+        bindings::state::add_to_linker::<_, HasSelf<StoreState>>(&mut linker, |s| s)
+            .map_err(|e| PluginError::Engine(e.to_string()))?;
         let cache = cache_dir.map(|dir| ArtifactCache::new(dir, &engine));
         let ticker = Some(
             Ticker::start(engine.clone())
@@ -160,6 +165,10 @@ impl PluginRuntime {
         let digest = digest(&bytes);
         let component = self.compile(&bytes, &digest).map_err(refused)?;
         let world = world_of(&self.engine, &component).map_err(refused)?;
+        let uses_state = component
+            .component_type()
+            .imports(&self.engine)
+            .any(|(name, _)| name == STATE_IMPORT);
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -185,6 +194,7 @@ impl PluginRuntime {
         Ok(Arc::new(Plugin {
             digest: digest.into(),
             world,
+            uses_state,
             pre,
             size: bytes.len(),
             engine: self.engine.clone(),
@@ -213,6 +223,7 @@ impl Drop for PluginRuntime {
 pub struct Plugin {
     digest: Arc<str>,
     world: World,
+    uses_state: bool,
     pre: PluginPre,
     size: usize,
     engine: Engine,
@@ -227,6 +238,11 @@ impl Plugin {
     /// The world the component implements.
     pub fn world(&self) -> World {
         self.world
+    }
+
+    /// Whether the component imports keyed state (`weir:plugin/state`).
+    pub fn uses_state(&self) -> bool {
+        self.uses_state
     }
 
     /// The component's size in bytes.

@@ -26,7 +26,8 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::host;
+use super::bindings::{host, state};
+use super::keyed::KeyedState;
 use crate::metrics::StageMetrics;
 
 /// How much of a plugin's standard error is kept (the tail of a panic
@@ -45,6 +46,8 @@ pub struct StoreState {
     log: LogBudget,
     stage: Arc<str>,
     metrics: StageMetrics,
+    /// The stage's keyed state during a call, for plugins that import it.
+    pub(super) keyed: Option<KeyedState>,
 }
 
 impl StoreState {
@@ -70,6 +73,7 @@ impl StoreState {
             log: LogBudget::new(),
             stage,
             metrics,
+            keyed: None,
         }
     }
 
@@ -99,6 +103,36 @@ impl StoreState {
             .copied()
             .collect();
         Some(message.join(" "))
+    }
+}
+
+impl state::Host for StoreState {
+    fn get(&mut self, event: u32, name: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        self.keyed()?.get(event, &name)
+    }
+
+    fn set(
+        &mut self,
+        event: u32,
+        name: String,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> wasmtime::Result<()> {
+        self.keyed()?.set(event, &name, &value, ttl_ms)
+    }
+
+    fn delete(&mut self, event: u32, name: String) -> wasmtime::Result<()> {
+        self.keyed()?.delete(event, &name)
+    }
+}
+
+impl StoreState {
+    fn keyed(&mut self) -> wasmtime::Result<&mut KeyedState> {
+        self.keyed.as_mut().ok_or_else(|| {
+            wasmtime::Error::new(super::keyed::StateMisuse(
+                "only available while transforming a batch, in a pipeline with a `[key_by]`".into(),
+            ))
+        })
     }
 }
 

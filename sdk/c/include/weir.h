@@ -1,3 +1,6 @@
+/* FIXME: keyed state (weir:plugin/state, Event::state in the Rust SDK) has no
+ * C helper yet; the Rust SDK is the only one that offers it. */
+
 /* weir-sdk for C: write a weir plugin as a few plain C functions.
  *
  * A transform defines

@@ -1,3 +1,5 @@
+// FIXME: keyed state (`weir:plugin/state`, `Event::state` in the Rust SDK)
+// has no JavaScript helper yet; the Rust SDK is the only one that offers it.
 // Write weir plugins in JavaScript.
 //
 // A plugin is a class: a transform (`transform(event, out)`: an event in,

@@ -1,5 +1,8 @@
 """Write weir plugins in Python.
 
+FIXME: keyed state (`weir:plugin/state`, `Event::state` in the Rust SDK) has
+no Python helper yet; the Rust SDK is the only one that offers it.
+
 A plugin is a class: a :class:`Transform` (an event in, zero or more out) or
 a :class:`Validator` (pass or reject each event). The SDK hides the component
 bindings and weir's packed batch layout; the plugin sees one

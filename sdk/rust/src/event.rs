@@ -19,9 +19,18 @@ pub struct Event<'a> {
     /// The frame up to where the value starts: time, key and headers, ready
     /// to be reused by [`crate::Emitter::emit_value`].
     pub(crate) prefix: &'a [u8],
+    /// The event's index in the batch being processed (what keyed state
+    /// calls name it by).
+    pub(crate) index: u32,
 }
 
 impl<'a> Event<'a> {
+    /// The keyed state of this event's key in this stage: see
+    /// [`KeyedState`](crate::state::KeyedState). Only transforms have it.
+    pub fn state(&self) -> crate::state::KeyedState<'_> {
+        crate::state::KeyedState::new(self)
+    }
+
     /// The event time, in milliseconds since the Unix epoch.
     pub fn time(&self) -> i64 {
         self.time

@@ -62,6 +62,7 @@ pub(crate) fn decode(frame: &[u8]) -> Result<Event<'_>, FrameError> {
         header_count,
         value: rest,
         prefix: &frame[..prefix_len],
+        index: 0,
     })
 }
 

@@ -58,6 +58,7 @@ mod event;
 mod frame;
 pub mod log;
 mod run;
+pub mod state;
 pub mod testing;
 
 pub use aggregate::{Aggregator, State, Window, WindowEmitter};

@@ -180,13 +180,14 @@ pub(crate) fn transform_batch<T: Transform>(
             errors.push((index, NOT_INITIALISED.to_owned()));
             continue;
         };
-        let event = match frame.and_then(frame::decode) {
+        let mut event = match frame.and_then(frame::decode) {
             Ok(event) => event,
             Err(err) => {
                 errors.push((index, err.to_string()));
                 continue;
             }
         };
+        event.index = index;
         let mark = output.mark();
         let result = plugin.transform(&event, &mut Emitter::new(&mut output, index, &event));
         if let Err(message) = result {

@@ -161,3 +161,10 @@ fn one_event_batch(event: &OwnedEvent) -> (Vec<u8>, [u32; 1]) {
     let end = len_u32(frames.len());
     (frames, [end])
 }
+
+/// Forgets the keyed state that transforms run on this thread have stored
+/// (natively, state is a map per thread keyed by the event's key).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn clear_state() {
+    crate::state::backend::clear();
+}
