@@ -40,7 +40,7 @@
 
 pub mod aggregate;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use aggregate::{Accumulator, Function, Input, Value};
@@ -169,7 +169,7 @@ pub struct WindowOperator<A: Accumulate = Accumulators> {
     seq: u64,
     keys: HashMap<Arc<[u8]>, KeyState<A>>,
     /// Pending work by time: fire a window or drop state.
-    timers: BTreeSet<(i64, TimerKind, Arc<[u8]>, i64)>,
+    timers: Timers,
     /// Accumulators changed since [`WindowOperator::take_touched`] (only
     /// for deferred accumulators).
     touched: HashSet<Touched>,
@@ -182,6 +182,44 @@ pub struct Touched {
     key: Arc<[u8]>,
     session: bool,
     at: i64,
+}
+
+/// Pending work by time: fire a window or drop state, for a key, with the
+/// window's end or the slice's start.
+///
+/// Timers are grouped by time, because many keys' windows end at the same
+/// moment (every key's tumbling window ends on the same boundary): adding
+/// one appends to its time's list, instead of inserting into one ordered
+/// set of every timer, whose comparisons of keys dominated. A time's timers
+/// are sorted (fire before cleanup, then by key and value) and
+/// deduplicated when they fall due, so each fires once and in a
+/// deterministic order.
+#[derive(Default)]
+struct Timers {
+    by_time: BTreeMap<i64, Vec<Timer>>,
+}
+
+/// One timer: what it does, for which key, with which window end or slice
+/// start.
+type Timer = (TimerKind, Arc<[u8]>, i64);
+
+impl Timers {
+    fn insert(&mut self, at: i64, kind: TimerKind, key: Arc<[u8]>, value: i64) {
+        self.by_time.entry(at).or_default().push((kind, key, value));
+    }
+
+    /// The timers of the earliest time, if it is at or before `watermark`,
+    /// removed, in order and once each.
+    fn pop_due(&mut self, watermark: i64) -> Option<Vec<Timer>> {
+        let (&at, _) = self.by_time.first_key_value()?;
+        if at > watermark {
+            return None;
+        }
+        let (_, mut due) = self.by_time.pop_first()?;
+        due.sort_unstable();
+        due.dedup();
+        Some(due)
+    }
 }
 
 /// What a timer does; fire before cleanup at the same time.
@@ -228,7 +266,7 @@ impl<A: Accumulate> WindowOperator<A> {
             watermark: i64::MIN,
             seq: 0,
             keys: HashMap::new(),
-            timers: BTreeSet::new(),
+            timers: Timers::default(),
             touched: HashSet::new(),
         }
     }
@@ -297,29 +335,37 @@ impl<A: Accumulate> WindowOperator<A> {
             return;
         }
         self.watermark = watermark;
-        while let Some(&(at, kind, ref key, value)) = self.timers.first() {
-            if at > watermark {
-                break;
+        while let Some(due) = self.timers.pop_due(watermark) {
+            for (kind, key, value) in due {
+                self.fire(kind, key, value, out);
             }
-            let key = key.clone();
-            self.timers.pop_first();
-            match (kind, self.spec.kind) {
-                (TimerKind::Fire, WindowKind::Session { .. }) => {
-                    if let Some(result) = self.session_result(&key, value, false) {
-                        out.push(result);
-                    }
+        }
+    }
+
+    /// Does what one due timer says.
+    fn fire(
+        &mut self,
+        kind: TimerKind,
+        key: Arc<[u8]>,
+        value: i64,
+        out: &mut Vec<WindowResult<A::Output>>,
+    ) {
+        match (kind, self.spec.kind) {
+            (TimerKind::Fire, WindowKind::Session { .. }) => {
+                if let Some(result) = self.session_result(&key, value, false) {
+                    out.push(result);
                 }
-                (TimerKind::Fire, _) => {
-                    if let Some(result) = self.sliced_result(&key, value, false) {
-                        out.push(result);
-                    }
+            }
+            (TimerKind::Fire, _) => {
+                if let Some(result) = self.sliced_result(&key, value, false) {
+                    out.push(result);
                 }
-                (TimerKind::Cleanup, WindowKind::Session { .. }) => {
-                    self.drop_state(&key, |state| state.sessions.remove(&value).is_some());
-                }
-                (TimerKind::Cleanup, _) => {
-                    self.drop_state(&key, |state| state.slices.remove(&value).is_some());
-                }
+            }
+            (TimerKind::Cleanup, WindowKind::Session { .. }) => {
+                self.drop_state(&key, |state| state.sessions.remove(&value).is_some());
+            }
+            (TimerKind::Cleanup, _) => {
+                self.drop_state(&key, |state| state.slices.remove(&value).is_some());
             }
         }
     }
@@ -392,14 +438,14 @@ impl<A: Accumulate> WindowOperator<A> {
                 let end = start + size;
                 if end - 1 > watermark {
                     self.timers
-                        .insert((end - 1, TimerKind::Fire, key.clone(), end));
+                        .insert(end - 1, TimerKind::Fire, key.clone(), end);
                 }
                 last_end = last_end.max(end);
                 start += slide;
             }
             let purge = self.purge_time(last_end);
             self.timers
-                .insert((purge, TimerKind::Cleanup, key.clone(), slice_start));
+                .insert(purge, TimerKind::Cleanup, key.clone(), slice_start);
         }
         if late {
             // Correct every alive window that had already completed, in
@@ -493,12 +539,12 @@ impl<A: Accumulate> WindowOperator<A> {
         self.touch(&key, true, end);
         if end - 1 > watermark {
             self.timers
-                .insert((end - 1, TimerKind::Fire, key.clone(), end));
+                .insert(end - 1, TimerKind::Fire, key.clone(), end);
         } else if let Some(result) = self.session_result(&key, end, true) {
             out.push(result);
         }
         let purge = self.purge_time(end);
-        self.timers.insert((purge, TimerKind::Cleanup, key, end));
+        self.timers.insert(purge, TimerKind::Cleanup, key, end);
         Verdict::Accepted
     }
 
