@@ -491,14 +491,7 @@ impl<'a> Checker<'a> {
             ));
         }
         let plugin = self.existing_file(plugin, "plugin file")?;
-        let config = match &raw.config {
-            Some(table) => self.stage_config(table)?,
-            None => Vec::new(),
-        };
-        let limits = match &raw.limits {
-            Some(limits) => self.limits(limits)?,
-            None => Limits::default(),
-        };
+        let (config, limits) = self.config_and_limits(raw)?;
         let on_error = match &raw.on_error {
             Some(policy) => {
                 if let ErrorPolicy::Retry { attempts: 0 } = policy.get_ref() {
@@ -651,14 +644,7 @@ impl<'a> Checker<'a> {
             (Some(aggregates), None) => aggregates,
             (None, Some(plugin)) => {
                 let plugin = self.existing_file(plugin, "aggregator file")?;
-                let config = match &raw.config {
-                    Some(table) => self.stage_config(table)?,
-                    None => Vec::new(),
-                };
-                let limits = match &raw.limits {
-                    Some(limits) => self.limits(limits)?,
-                    None => Limits::default(),
-                };
+                let (config, limits) = self.config_and_limits(raw)?;
                 return Ok(WindowStage {
                     window: kind,
                     allowed_lateness_ms,
@@ -768,6 +754,23 @@ impl<'a> Checker<'a> {
             function,
             field,
         })
+    }
+
+    /// A plugin's `config` and `limits` (a plugin stage's or a window's
+    /// aggregator's), each empty or the defaults when absent.
+    fn config_and_limits(
+        &self,
+        raw: &RawStage,
+    ) -> Result<(Vec<(String, String)>, Limits), ConfigError> {
+        let config = match &raw.config {
+            Some(table) => self.stage_config(table)?,
+            None => Vec::new(),
+        };
+        let limits = match &raw.limits {
+            Some(limits) => self.limits(limits)?,
+            None => Limits::default(),
+        };
+        Ok((config, limits))
     }
 
     fn stage_config(

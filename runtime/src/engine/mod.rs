@@ -214,7 +214,8 @@ impl Pipeline {
                 // call traps with a message that says what is missing.
                 tracing::warn!(
                     stage = %stage.name,
-                    "the plugin imports keyed state, which needs a `[key_by]`; this pipeline has none"
+                    "the plugin imports keyed state, which needs a `[key_by]`; \
+                     this pipeline has none"
                 );
             }
             tracing::info!(

@@ -36,8 +36,9 @@ type Change = (u32, u16, Vec<u8>, NewValue);
 pub struct KeyedState {
     state: StageState,
     key_groups: u32,
-    /// Per event of the current call: its key group and key-by key.
-    keys: Vec<Option<(u16, Arc<[u8]>)>>,
+    /// Per event of the current call: its key-by key (the key group is
+    /// worked out only for events the plugin asks about).
+    keys: Vec<Option<Arc<[u8]>>>,
     /// Per event of the current call: its event time.
     times: Vec<i64>,
     /// The call's changes, in order.
@@ -72,12 +73,7 @@ impl KeyedState {
         self.latest.clear();
         self.failure = None;
         for event in events {
-            // Key groups are at most 32768, so the group fits in a u16.
-            let key = event.route_key.as_ref().map(|key| {
-                let group = keys::key_group(key, self.key_groups) as u16;
-                (group, key.clone())
-            });
-            self.keys.push(key);
+            self.keys.push(event.route_key.clone());
             self.times.push(event.time);
         }
     }
@@ -135,7 +131,7 @@ impl KeyedState {
                 self.keys.len()
             ))));
         };
-        let Some((group, key)) = key else {
+        let Some(key) = key else {
             return Err(wasmtime::Error::new(StateMisuse(format!(
                 "event {event} has no key-by key"
             ))));
@@ -144,7 +140,9 @@ impl KeyedState {
         slot.extend_from_slice(&(key.len() as u32).to_be_bytes());
         slot.extend_from_slice(key);
         slot.extend_from_slice(name.as_bytes());
-        Ok((*group, slot))
+        // Key groups are at most 32768, so the group fits in a u16.
+        let group = keys::key_group(key, self.key_groups) as u16;
+        Ok((group, slot))
     }
 
     /// Remembers a store failure and turns it into a trap.
