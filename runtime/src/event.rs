@@ -55,7 +55,10 @@ impl Event {
 pub struct SourcePosition {
     /// The source's name in the pipeline file.
     pub source: Arc<str>,
-    /// The partition within the source (0 for sources with one).
+    /// The Kafka topic the record was read from; `None` for other sources.
+    pub topic: Option<Arc<str>>,
+    /// The partition within the source (0 for sources with one; the topic's
+    /// partition for Kafka).
     pub partition: u32,
     /// The record's offset within the partition: a line number (from 0) for
     /// files and stdin, a sequence number for the generator.
@@ -64,7 +67,14 @@ pub struct SourcePosition {
 
 impl fmt::Display for SourcePosition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}[{}]@{}", self.source, self.partition, self.offset)
+        match &self.topic {
+            Some(topic) => write!(
+                f,
+                "{}:{topic}[{}]@{}",
+                self.source, self.partition, self.offset
+            ),
+            None => write!(f, "{}[{}]@{}", self.source, self.partition, self.offset),
+        }
     }
 }
 

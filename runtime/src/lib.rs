@@ -9,6 +9,7 @@ pub mod config;
 pub mod devloop;
 pub mod engine;
 pub mod event;
+pub mod kafka;
 pub mod metrics;
 pub mod plugin;
 pub mod sink;

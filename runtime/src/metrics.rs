@@ -47,6 +47,13 @@ struct SinkLabels {
     sink: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClientLabels {
+    pipeline: String,
+    /// The source or sink the Kafka client belongs to.
+    client: String,
+}
+
 /// The stage name used on dead letters that no stage produced (malformed
 /// input found by key-by).
 pub const INPUT_STAGE: &str = "input";
@@ -66,6 +73,10 @@ pub struct Metrics {
     log_dropped: Family<StageLabels, Counter>,
     late_events: Family<PipelineLabels, Counter>,
     duplicates: Family<StageLabels, Counter>,
+    kafka_errors: Family<ClientLabels, Counter>,
+    kafka_commits: Family<ClientLabels, Counter>,
+    kafka_rebalances: Family<ClientLabels, Counter>,
+    kafka_pauses: Family<ClientLabels, Counter>,
     totals: Totals,
 }
 
@@ -103,6 +114,10 @@ impl Metrics {
         let log_dropped = Family::default();
         let late_events = Family::default();
         let duplicates = Family::default();
+        let kafka_errors = Family::default();
+        let kafka_commits = Family::default();
+        let kafka_rebalances = Family::default();
+        let kafka_pauses = Family::default();
         let r = &mut registry;
         r.register(
             "weir_source_events",
@@ -159,9 +174,33 @@ impl Metrics {
             "Events a dedupe stage dropped because their id was seen before",
             duplicates.clone(),
         );
+        r.register(
+            "weir_kafka_client_errors",
+            "Errors a Kafka client reported (a broker down, a failed request); it retries",
+            kafka_errors.clone(),
+        );
+        r.register(
+            "weir_kafka_offset_commits",
+            "Offset commits of a Kafka source",
+            kafka_commits.clone(),
+        );
+        r.register(
+            "weir_kafka_rebalances",
+            "Partition assignments and revocations a Kafka source went through",
+            kafka_rebalances.clone(),
+        );
+        r.register(
+            "weir_kafka_pauses",
+            "Times a Kafka source paused its partitions because the workers were behind",
+            kafka_pauses.clone(),
+        );
         Metrics {
             late_events,
             duplicates,
+            kafka_errors,
+            kafka_commits,
+            kafka_rebalances,
+            kafka_pauses,
             pipeline: pipeline.to_string(),
             registry,
             source_events,
@@ -255,6 +294,42 @@ impl Metrics {
         if primary {
             self.totals.written.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    fn client_labels(&self, client: &str) -> ClientLabels {
+        ClientLabels {
+            pipeline: self.pipeline.clone(),
+            client: client.to_string(),
+        }
+    }
+
+    /// The Kafka client of `client` (a source or sink name) reported an
+    /// error.
+    pub fn kafka_error(&self, client: &str) {
+        self.kafka_errors
+            .get_or_create(&self.client_labels(client))
+            .inc();
+    }
+
+    /// Kafka source `client` committed offsets.
+    pub fn kafka_commit(&self, client: &str) {
+        self.kafka_commits
+            .get_or_create(&self.client_labels(client))
+            .inc();
+    }
+
+    /// Kafka source `client` was assigned or gave up partitions.
+    pub fn kafka_rebalance(&self, client: &str) {
+        self.kafka_rebalances
+            .get_or_create(&self.client_labels(client))
+            .inc();
+    }
+
+    /// Kafka source `client` paused its partitions.
+    pub fn kafka_paused(&self, client: &str) {
+        self.kafka_pauses
+            .get_or_create(&self.client_labels(client))
+            .inc();
     }
 
     /// The metrics of one stage, resolved once so that the per-batch path

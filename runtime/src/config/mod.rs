@@ -32,6 +32,17 @@
 //! start_time_ms = 1767225600000  # default 2026-01-01T00:00:00Z
 //! interval_ms = 10          # event-time step between events, default 10
 //!
+//! [[source]]                # Kafka, read in a consumer group
+//! name = "orders"
+//! type = "kafka"
+//! brokers = "127.0.0.1:9092"
+//! topics = ["orders"]       # or topic_pattern = "^orders-.*"
+//! group = "weir-orders"
+//! start = "earliest"        # without a committed offset: or "latest",
+//!                           # { timestamp_ms = … }, "committed" (an error)
+//! commit_interval_ms = 1000 # default 1000
+//! properties = { "fetch.max.bytes" = 1048576 }  # any librdkafka setting
+//!
 //! [key_by]                  # default: key by source partition
 //! field = "card"            # a dotted JSON path, or `event_key = true`
 //!
@@ -67,6 +78,15 @@
 //! type = "file"             # or "stdout"
 //! path = "out/payments.jsonl"
 //! format = "value"          # or "envelope"
+//!
+//! [[sink]]                  # Kafka: the event's key, value, headers, time
+//! name = "alerts"
+//! type = "kafka"
+//! brokers = "127.0.0.1:9092"
+//! topic = "alerts"
+//! topic_header = "weir.topic"  # optional: a header naming another topic
+//! compression = "lz4"       # or "none" (default), "gzip", "snappy", "zstd"
+//! properties = { "linger.ms" = 5 }  # idempotent unless turned off here
 //!
 //! [dead_letter]             # default: file `dead-letters.jsonl` beside this file
 //! type = "stdout"
@@ -377,6 +397,59 @@ pub enum SourceKind {
     /// `type = "stdin"`: JSON Lines on standard input; at most one per
     /// pipeline.
     Stdin,
+    /// `type = "kafka"`: records of Kafka topics, read in a consumer group.
+    Kafka(KafkaSourceConfig),
+}
+
+/// A `kafka` source's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSourceConfig {
+    /// `brokers`: bootstrap servers, `host:port` separated by commas.
+    pub brokers: String,
+    /// `topics` or `topic_pattern`.
+    pub topics: KafkaTopics,
+    /// `group`: the consumer group; its committed offsets are where a
+    /// restarted pipeline resumes.
+    pub group: String,
+    /// `start`: where a partition the group has never committed begins.
+    pub start: KafkaStart,
+    /// `commit_interval_ms`: how often offsets of written events are
+    /// committed (default 1000).
+    pub commit_interval: Duration,
+    /// `properties`: librdkafka settings passed through, as strings.
+    pub properties: Vec<(String, String)>,
+}
+
+impl KafkaSourceConfig {
+    /// Default `commit_interval_ms`.
+    pub const DEFAULT_COMMIT_INTERVAL_MS: u64 = 1000;
+}
+
+/// What a `kafka` source subscribes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KafkaTopics {
+    /// `topics = ["a", "b"]`.
+    Names(Vec<String>),
+    /// `topic_pattern = "^payments-.*"`: every topic whose name matches the
+    /// regular expression, also topics created later.
+    Pattern(String),
+}
+
+/// Where a partition without a committed offset for the group begins
+/// (`start`). A committed offset always wins, so that a restarted pipeline
+/// resumes where it stopped; reading a topic again needs a new group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KafkaStart {
+    /// `"committed"`: nowhere; a partition without one stops the source
+    /// with an error (for pipelines that must neither skip nor reread).
+    Committed,
+    /// `"earliest"` (default): at the oldest record kept.
+    Earliest,
+    /// `"latest"`: after the newest record, at the time of assignment.
+    Latest,
+    /// `{ timestamp_ms = … }`: at the first record whose timestamp is at or
+    /// after it (the end when there is none).
+    Timestamp(i64),
 }
 
 /// A generator source's settings; see `source::generator` for the events.
@@ -471,6 +544,61 @@ pub enum SinkKind {
         /// How each event is written.
         format: SinkFormat,
     },
+    /// `type = "kafka"`: one record per event: the event's key, value,
+    /// headers and time.
+    Kafka(KafkaSinkConfig),
+}
+
+/// A `kafka` sink's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaSinkConfig {
+    /// `brokers`: bootstrap servers, `host:port` separated by commas.
+    pub brokers: String,
+    /// `topic`: where events go unless their `topic_header` names another.
+    pub topic: String,
+    /// `topic_header`: a header whose value, when an event has it, is the
+    /// topic the event goes to; the header itself is not written.
+    pub topic_header: Option<String>,
+    /// `compression` (default none).
+    pub compression: KafkaCompression,
+    /// `properties`: librdkafka settings passed through, as strings. The
+    /// producer is idempotent unless they set `enable.idempotence = false`.
+    pub properties: Vec<(String, String)>,
+}
+
+/// A Kafka producer's compression codec (`compression`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KafkaCompression {
+    /// `"none"`.
+    #[default]
+    None,
+    /// `"gzip"`.
+    Gzip,
+    /// `"snappy"`.
+    Snappy,
+    /// `"lz4"`.
+    Lz4,
+    /// `"zstd"`.
+    Zstd,
+}
+
+impl KafkaCompression {
+    /// Every codec, by name.
+    pub const ALL: [(&'static str, KafkaCompression); 5] = [
+        ("none", KafkaCompression::None),
+        ("gzip", KafkaCompression::Gzip),
+        ("snappy", KafkaCompression::Snappy),
+        ("lz4", KafkaCompression::Lz4),
+        ("zstd", KafkaCompression::Zstd),
+    ];
+
+    /// The name librdkafka's `compression.type` takes.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("none", |(name, _)| name)
+    }
 }
 
 /// How a sink writes each event as one line (`format`); see `sink` for the

@@ -117,6 +117,14 @@ pub(super) struct RawSource {
     pub interval_ms: Option<Spanned<u64>>,
     pub path: Option<Spanned<String>>,
     pub follow: Option<Spanned<bool>>,
+    // `kafka`
+    pub brokers: Option<Spanned<String>>,
+    pub topics: Option<Spanned<Vec<String>>>,
+    pub topic_pattern: Option<Spanned<String>>,
+    pub group: Option<Spanned<String>>,
+    pub start: Option<Spanned<toml::Value>>,
+    pub commit_interval_ms: Option<Spanned<u64>>,
+    pub properties: Option<Spanned<toml::Table>>,
 }
 
 /// A source's `type`.
@@ -126,6 +134,7 @@ pub(super) enum RawSourceType {
     Generator,
     File,
     Stdin,
+    Kafka,
 }
 
 impl RawSourceType {
@@ -134,6 +143,7 @@ impl RawSourceType {
             RawSourceType::Generator => "generator",
             RawSourceType::File => "file",
             RawSourceType::Stdin => "stdin",
+            RawSourceType::Kafka => "kafka",
         }
     }
 }
@@ -180,6 +190,12 @@ pub(super) struct RawSink {
     pub kind: Spanned<RawSinkType>,
     pub path: Option<Spanned<String>>,
     pub format: Option<Spanned<SinkFormat>>,
+    // `kafka`
+    pub brokers: Option<Spanned<String>>,
+    pub topic: Option<Spanned<String>>,
+    pub topic_header: Option<Spanned<String>>,
+    pub compression: Option<Spanned<String>>,
+    pub properties: Option<Spanned<toml::Table>>,
 }
 
 /// `[dead_letter]` and `[late]`: a sink whose name is optional.
@@ -191,7 +207,46 @@ pub(super) struct RawDeadLetter {
     pub kind: Spanned<RawSinkType>,
     pub path: Option<Spanned<String>>,
     pub format: Option<Spanned<SinkFormat>>,
+    // `kafka`
+    pub brokers: Option<Spanned<String>>,
+    pub topic: Option<Spanned<String>>,
+    pub topic_header: Option<Spanned<String>>,
+    pub compression: Option<Spanned<String>>,
+    pub properties: Option<Spanned<toml::Table>>,
 }
+
+/// The keys of `[[sink]]`, `[dead_letter]` and `[late]` besides the name.
+pub(super) struct SinkKeys<'a> {
+    pub kind: &'a Spanned<RawSinkType>,
+    pub path: Option<&'a Spanned<String>>,
+    pub format: Option<&'a Spanned<SinkFormat>>,
+    pub brokers: Option<&'a Spanned<String>>,
+    pub topic: Option<&'a Spanned<String>>,
+    pub topic_header: Option<&'a Spanned<String>>,
+    pub compression: Option<&'a Spanned<String>>,
+    pub properties: Option<&'a Spanned<toml::Table>>,
+}
+
+macro_rules! sink_keys {
+    ($raw:ty) => {
+        impl $raw {
+            pub fn keys(&self) -> SinkKeys<'_> {
+                SinkKeys {
+                    kind: &self.kind,
+                    path: self.path.as_ref(),
+                    format: self.format.as_ref(),
+                    brokers: self.brokers.as_ref(),
+                    topic: self.topic.as_ref(),
+                    topic_header: self.topic_header.as_ref(),
+                    compression: self.compression.as_ref(),
+                    properties: self.properties.as_ref(),
+                }
+            }
+        }
+    };
+}
+sink_keys!(RawSink);
+sink_keys!(RawDeadLetter);
 
 /// A sink's `type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -199,6 +254,7 @@ pub(super) struct RawDeadLetter {
 pub(super) enum RawSinkType {
     Stdout,
     File,
+    Kafka,
 }
 
 impl RawSinkType {
@@ -206,6 +262,7 @@ impl RawSinkType {
         match self {
             RawSinkType::Stdout => "stdout",
             RawSinkType::File => "file",
+            RawSinkType::Kafka => "kafka",
         }
     }
 }

@@ -14,7 +14,7 @@ use serde_spanned::Spanned;
 use super::raw::{
     RawAggregate, RawDeadLetter, RawDedupe, RawEventTime, RawKeyBy, RawLimits, RawPipeline,
     RawPipelineTable, RawSink, RawSinkType, RawSource, RawSourceType, RawStage, RawWindow,
-    RawWindowType,
+    RawWindowType, SinkKeys,
 };
 use super::{
     AggregateConfig, AggregatorStage, ConfigError, DedupeStage, ErrorPolicy, EventTime,
@@ -22,6 +22,8 @@ use super::{
     SourceConfig, SourceKind, StageConfig, StageKind, TimeFormat, WindowStage,
 };
 use crate::window::WindowKind;
+
+mod kafka;
 use crate::window::aggregate::{Function, InputKind};
 
 /// Most characters in a name.
@@ -239,7 +241,7 @@ impl<'a> Checker<'a> {
             None => PipelineConfig::DEFAULT_LATE.to_string(),
         };
         let who = "the late-event output".to_string();
-        let kind = self.sink_kind(who, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        let kind = self.sink_kind(who, raw.keys())?;
         Ok(SinkConfig { name, kind })
     }
 
@@ -297,6 +299,7 @@ impl<'a> Checker<'a> {
                     follow: raw.follow.as_ref().is_some_and(|f| *f.get_ref()),
                 }
             }
+            RawSourceType::Kafka => SourceKind::Kafka(self.kafka_source(&raw)?),
             RawSourceType::Stdin => {
                 if let Some((other, span)) = &self.stdin {
                     let (line, column) = super::line_column(self.text, span.start);
@@ -336,10 +339,26 @@ impl<'a> Checker<'a> {
             ("path", raw.path.as_ref().map(Spanned::span)),
             ("follow", raw.follow.as_ref().map(Spanned::span)),
         ];
+        let kafka = [
+            ("brokers", raw.brokers.as_ref().map(Spanned::span)),
+            ("topics", raw.topics.as_ref().map(Spanned::span)),
+            (
+                "topic_pattern",
+                raw.topic_pattern.as_ref().map(Spanned::span),
+            ),
+            ("group", raw.group.as_ref().map(Spanned::span)),
+            ("start", raw.start.as_ref().map(Spanned::span)),
+            (
+                "commit_interval_ms",
+                raw.commit_interval_ms.as_ref().map(Spanned::span),
+            ),
+            ("properties", raw.properties.as_ref().map(Spanned::span)),
+        ];
         let foreign: Vec<&(&str, Option<Span>)> = match kind {
-            RawSourceType::Generator => file.iter().collect(),
-            RawSourceType::File => generator.iter().collect(),
-            RawSourceType::Stdin => generator.iter().chain(&file).collect(),
+            RawSourceType::Generator => file.iter().chain(&kafka).collect(),
+            RawSourceType::File => generator.iter().chain(&kafka).collect(),
+            RawSourceType::Stdin => generator.iter().chain(&file).chain(&kafka).collect(),
+            RawSourceType::Kafka => generator.iter().chain(&file).collect(),
         };
         if let Some((field, Some(span))) = foreign.into_iter().find(|(_, span)| span.is_some()) {
             return Err(self.error(
@@ -807,7 +826,7 @@ impl<'a> Checker<'a> {
     fn sink(&mut self, raw: RawSink) -> Result<SinkConfig, ConfigError> {
         let name = self.unique_name("sink", &raw.name)?;
         let who = format!("sink `{name}`");
-        let kind = self.sink_kind(who, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        let kind = self.sink_kind(who, raw.keys())?;
         Ok(SinkConfig { name, kind })
     }
 
@@ -827,20 +846,46 @@ impl<'a> Checker<'a> {
             None => PipelineConfig::DEFAULT_DEAD_LETTER.to_string(),
         };
         let who = "the dead-letter output".to_string();
-        let kind = self.sink_kind(who, &raw.kind, raw.path.as_ref(), raw.format.as_ref())?;
+        let kind = self.sink_kind(who, raw.keys())?;
         Ok(SinkConfig { name, kind })
     }
 
-    /// A sink's type, path and format; `who` names the sink in errors.
-    fn sink_kind(
-        &mut self,
-        who: String,
-        kind: &Spanned<RawSinkType>,
-        path: Option<&Spanned<String>>,
-        format: Option<&Spanned<SinkFormat>>,
-    ) -> Result<SinkKind, ConfigError> {
-        let format = format.map_or(SinkFormat::Value, |f| *f.get_ref());
-        match (kind.get_ref(), path) {
+    /// A sink's type and the keys of that type; `who` names the sink in
+    /// errors.
+    fn sink_kind(&mut self, who: String, keys: SinkKeys<'_>) -> Result<SinkKind, ConfigError> {
+        let kind = keys.kind;
+        let kafka = [
+            ("brokers", keys.brokers.map(Spanned::span)),
+            ("topic", keys.topic.map(Spanned::span)),
+            ("topic_header", keys.topic_header.map(Spanned::span)),
+            ("compression", keys.compression.map(Spanned::span)),
+            ("properties", keys.properties.map(Spanned::span)),
+        ];
+        let others = [
+            ("path", keys.path.map(Spanned::span)),
+            ("format", keys.format.map(Spanned::span)),
+        ];
+        let foreign: &[(&str, Option<Span>)] = match kind.get_ref() {
+            RawSinkType::Kafka => &others,
+            RawSinkType::Stdout | RawSinkType::File => &kafka,
+        };
+        if let Some((field, Some(span))) = foreign.iter().find(|(_, span)| span.is_some()) {
+            let hint = if *kind.get_ref() == RawSinkType::Kafka {
+                "; a record carries the event's key, value, headers and time as they are"
+            } else {
+                ""
+            };
+            return Err(self.error(
+                span.clone(),
+                format!(
+                    "`{field}` does not apply to a `{}` sink{hint}",
+                    kind.get_ref().as_str()
+                ),
+            ));
+        }
+        let format = keys.format.map_or(SinkFormat::Value, |f| *f.get_ref());
+        match (kind.get_ref(), keys.path) {
+            (RawSinkType::Kafka, _) => Ok(SinkKind::Kafka(self.kafka_sink(&keys)?)),
             (RawSinkType::Stdout, None) => Ok(SinkKind::Stdout { format }),
             (RawSinkType::Stdout, Some(path)) => {
                 Err(self.error(path.span(), "`path` does not apply to a `stdout` sink"))

@@ -121,6 +121,7 @@ pub fn run(
             (!line.trim_ascii().is_empty()).then(|| Event {
                 position: SourcePosition {
                     source: source.clone(),
+                    topic: None,
                     partition: 0,
                     offset: offset as u64,
                 },

@@ -434,6 +434,7 @@ impl AggregatorWindows {
     fn position(&self) -> SourcePosition {
         SourcePosition {
             source: self.name.clone(),
+            topic: None,
             partition: 0,
             offset: 0,
         }

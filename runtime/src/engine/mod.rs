@@ -12,6 +12,13 @@
 //! them are in-band: a worker ends when every router has sent it `End`, and
 //! the sink thread when every router and worker has, so checkpoint barriers
 //! and watermarks can later travel the same way and be aligned per input.
+//!
+//! Progress markers travel the same way: a source asks its router for one
+//! ([`crate::source::Emit::mark`]), every worker passes it on after the
+//! batches before it, and the sink thread acknowledges it to the source
+//! once every worker has and the outputs are flushed. That is what lets
+//! the Kafka source commit an offset only after everything before it was
+//! written.
 
 pub mod aggregator;
 mod dedupe_stage;
@@ -43,7 +50,7 @@ use crate::plugin::instance::{InstanceError, StageSpec};
 use crate::plugin::keyed::KeyedState;
 use crate::plugin::{Plugin, PluginError, PluginRuntime, World};
 use crate::sink::{self, Sink, SinkError};
-use crate::source::{self, SourceError};
+use crate::source::{self, Acks, SourceError};
 
 /// What flows from routers to a worker. `input` is the router's index.
 pub enum WorkerMessage {
@@ -66,6 +73,14 @@ pub enum WorkerMessage {
         /// The router.
         input: usize,
     },
+    /// A progress marker of `input` (see [`crate::source::Emit::mark`]):
+    /// forwarded to the sink thread once every batch before it is done.
+    Marker {
+        /// The router.
+        input: usize,
+        /// The marker's token.
+        token: u64,
+    },
     /// `input` has ended.
     End {
         /// The router.
@@ -81,6 +96,14 @@ pub enum SinkMessage {
     DeadLetters(Vec<DeadLetter>),
     /// Events too late for every window, for the late sink.
     Late(Vec<Event>),
+    /// A worker has passed on everything router `input` sent it before
+    /// the marker `token`.
+    Marker {
+        /// The router.
+        input: usize,
+        /// The marker's token.
+        token: u64,
+    },
     /// One input (a router or a worker) has ended.
     End,
 }
@@ -299,20 +322,21 @@ impl Pipeline {
         } = self;
         let mut sinks = Vec::new();
         for sink in &config.sinks {
-            sinks.push((sink.name.clone(), sink::build(sink)?));
+            sinks.push((sink.name.clone(), sink::build(sink, &metrics)?));
         }
-        let dead_sink = sink::build(&config.dead_letter)?;
+        let dead_sink = sink::build(&config.dead_letter, &metrics)?;
         let late_sink = match &config.late {
-            Some(late) => Some(sink::build(late)?),
+            Some(late) => Some(sink::build(late, &metrics)?),
             None => None,
         };
         let mut sources = Vec::new();
         for source in &config.sources {
             let name: Arc<str> = source.name.as_str().into();
-            for partition in source::build(source)? {
+            for partition in source::build(source, &metrics)? {
                 sources.push((name.clone(), partition));
             }
         }
+        let acks: Vec<Arc<Acks>> = sources.iter().map(|_| Arc::default()).collect();
 
         let capacity = config.channel_capacity;
         let (sink_tx, sink_rx) = bounded(capacity * (workers.len() + sources.len()));
@@ -322,13 +346,16 @@ impl Pipeline {
         threads.push(spawn("weir-sink", {
             let metrics = metrics.clone();
             let stop = stop.clone();
+            let acks = acks.clone();
+            let workers = workers.len();
             move || {
                 let outputs = Outputs {
                     sinks,
                     dead: dead_sink,
                     late: late_sink,
                 };
-                let result = run_sinks(sink_rx, outputs, sink_inputs, &metrics);
+                let markers = Markers::new(acks, workers);
+                let result = run_sinks(sink_rx, outputs, markers, sink_inputs, &metrics);
                 if result.is_err() {
                     stop.store(true, Ordering::Relaxed);
                 }
@@ -367,6 +394,7 @@ impl Pipeline {
                 sink_tx.clone(),
                 stop.clone(),
                 metrics.clone(),
+                acks[input].clone(),
             );
             let stop = stop.clone();
             threads.push(spawn(&format!("weir-source-{name}"), move || {
@@ -480,6 +508,7 @@ fn run_worker(
             }
             WorkerMessage::Watermark { input, watermark } => watermarks.watermark(input, watermark),
             WorkerMessage::Idle { input } => watermarks.idle(input),
+            WorkerMessage::Marker { input, token } => out.marker = Some((input, token)),
             WorkerMessage::End { input } => {
                 watermarks.ended(input);
                 ended += 1;
@@ -503,6 +532,8 @@ struct WorkerOutput {
     events: Vec<Event>,
     dead: Vec<DeadLetter>,
     late: Vec<Event>,
+    /// A marker to pass on after the outputs.
+    marker: Option<(usize, u64)>,
 }
 
 impl WorkerOutput {
@@ -511,6 +542,8 @@ impl WorkerOutput {
             (!self.dead.is_empty()).then_some(SinkMessage::DeadLetters(self.dead)),
             (!self.late.is_empty()).then_some(SinkMessage::Late(self.late)),
             (!self.events.is_empty()).then_some(SinkMessage::Events(self.events)),
+            self.marker
+                .map(|(input, token)| SinkMessage::Marker { input, token }),
         ];
         for message in messages.into_iter().flatten() {
             sink.send(message).map_err(|_| ())?;
@@ -591,43 +624,118 @@ struct Outputs {
     late: Option<Box<dyn Sink>>,
 }
 
+/// The longest the sink thread waits to flush once a marker is complete
+/// while input keeps coming (it flushes at once when it has caught up).
+const ACK_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
 /// The sink thread: writes events to every sink, dead letters to the
 /// dead-letter sink and late events to the late sink; flushes whenever it
-/// has caught up.
+/// has caught up, and acknowledges markers once flushed.
 fn run_sinks(
     input: Receiver<SinkMessage>,
     mut outputs: Outputs,
+    mut markers: Markers,
     inputs: usize,
     metrics: &Metrics,
 ) -> Result<(), SinkError> {
-    let mut ended = 0;
-    while ended < inputs {
-        let Ok(message) = input.recv() else { break };
-        match message {
-            SinkMessage::Events(events) => {
-                for (i, (name, sink)) in outputs.sinks.iter_mut().enumerate() {
-                    sink.write(&events)?;
-                    metrics.sink_wrote(name, events.len() as u64, i == 0);
+    // However this ends, sources waiting for acknowledgements must learn
+    // that none will come.
+    let result = (|| {
+        let mut ended = 0;
+        let mut last_flush = Instant::now();
+        while ended < inputs {
+            let Ok(message) = input.recv() else { break };
+            match message {
+                SinkMessage::Events(events) => {
+                    for (i, (name, sink)) in outputs.sinks.iter_mut().enumerate() {
+                        sink.write(&events)?;
+                        metrics.sink_wrote(name, events.len() as u64, i == 0);
+                    }
                 }
-            }
-            SinkMessage::DeadLetters(letters) => {
-                let events: Vec<Event> = letters.iter().map(sink::dead_letter::to_event).collect();
-                outputs.dead.write(&events)?;
-                metrics.dead_letters_written(events.len() as u64);
-            }
-            SinkMessage::Late(events) => {
-                if let Some(late) = &mut outputs.late {
-                    late.write(&events)?;
+                SinkMessage::DeadLetters(letters) => {
+                    let events: Vec<Event> =
+                        letters.iter().map(sink::dead_letter::to_event).collect();
+                    outputs.dead.write(&events)?;
+                    metrics.dead_letters_written(events.len() as u64);
                 }
-                metrics.late_written(events.len() as u64);
+                SinkMessage::Late(events) => {
+                    if let Some(late) = &mut outputs.late {
+                        late.write(&events)?;
+                    }
+                    metrics.late_written(events.len() as u64);
+                }
+                SinkMessage::Marker { input, token } => markers.passed(input, token),
+                SinkMessage::End => ended += 1,
             }
-            SinkMessage::End => ended += 1,
+            let due = markers.pending() && last_flush.elapsed() >= ACK_FLUSH_INTERVAL;
+            if input.is_empty() || due {
+                outputs.flush()?;
+                markers.acknowledge();
+                last_flush = Instant::now();
+            }
         }
-        if input.is_empty() {
-            outputs.flush()?;
+        outputs.flush()?;
+        markers.acknowledge();
+        Ok(())
+    })();
+    markers.close();
+    result
+}
+
+/// Progress markers on their way through the workers: a marker of a router
+/// is complete once every worker has passed it on, and acknowledged to its
+/// source once the outputs before it are flushed.
+struct Markers {
+    acks: Vec<Arc<Acks>>,
+    workers: usize,
+    /// Per router: token → how many workers have passed it on.
+    passing: Vec<std::collections::BTreeMap<u64, usize>>,
+    /// Per router: the newest complete token not yet acknowledged.
+    complete: Vec<Option<u64>>,
+}
+
+impl Markers {
+    fn new(acks: Vec<Arc<Acks>>, workers: usize) -> Self {
+        let routers = acks.len();
+        Markers {
+            acks,
+            workers,
+            passing: vec![Default::default(); routers],
+            complete: vec![None; routers],
         }
     }
-    outputs.flush()
+
+    /// A worker passed on `input`'s marker `token`. Workers pass markers on
+    /// in order, so once every worker has passed a token, every earlier
+    /// token is complete too.
+    fn passed(&mut self, input: usize, token: u64) {
+        let passing = &mut self.passing[input];
+        let count = passing.entry(token).or_insert(0);
+        *count += 1;
+        if *count == self.workers {
+            *passing = passing.split_off(&(token + 1));
+            self.complete[input] = Some(token);
+        }
+    }
+
+    fn pending(&self) -> bool {
+        self.complete.iter().any(Option::is_some)
+    }
+
+    /// Acknowledges every complete marker; called after a flush.
+    fn acknowledge(&mut self) {
+        for (complete, acks) in self.complete.iter_mut().zip(&self.acks) {
+            if let Some(token) = complete.take() {
+                acks.ack(token);
+            }
+        }
+    }
+
+    fn close(&self) {
+        for acks in &self.acks {
+            acks.close();
+        }
+    }
 }
 
 impl Outputs {

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use super::keys;
-use super::time::{self, PartitionWatermark};
+use super::time::{self, SourceWatermarks};
 use super::{SinkMessage, WorkerMessage};
 use crate::config::{EventTime, KeyBy};
 use crate::event::{DeadLetter, ErrorKind, Event};
 use crate::metrics::Metrics;
-use crate::source::{Emit, Stopped};
+use crate::source::{Acks, Emit, Stopped};
 
 /// How often (in events) the router looks at the clock for the linger time.
 const CLOCK_EVERY: u32 = 64;
@@ -55,20 +55,24 @@ pub struct Router {
     unreported: u64,
     stop: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    watermark: PartitionWatermark,
+    watermarks: SourceWatermarks,
     /// The watermark last sent to each worker.
     sent: Vec<i64>,
-    /// When the source was last seen emitting (checked at flushes), for
-    /// idleness.
-    last_event: Instant,
-    /// Whether an event was emitted since the last flush.
-    emitted: bool,
-    /// Whether the workers were told this partition is idle.
+    /// When the source started, for idleness before any event.
+    started: Instant,
+    /// Whether the workers were told this input is idle.
     idle: bool,
+    /// The last progress marker's token.
+    marker: u64,
+    acks: Arc<Acks>,
 }
 
 impl Router {
     /// A router for `source` sending to `workers` and (dead letters) `sink`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is a distinct part of the wiring"
+    )]
     pub fn new(
         input: usize,
         source: Arc<str>,
@@ -77,6 +81,7 @@ impl Router {
         sink: Sender<SinkMessage>,
         stop: Arc<AtomicBool>,
         metrics: Arc<Metrics>,
+        acks: Arc<Acks>,
     ) -> Self {
         let buffers = workers.iter().map(|_| Vec::new()).collect();
         let bound = routing
@@ -85,11 +90,12 @@ impl Router {
             .map_or(0, |t| t.max_out_of_orderness_ms);
         Router {
             input,
-            watermark: PartitionWatermark::new(bound),
+            watermarks: SourceWatermarks::new(bound),
             sent: vec![i64::MIN; workers.len()],
-            last_event: Instant::now(),
-            emitted: false,
+            started: Instant::now(),
             idle: false,
+            marker: 0,
+            acks,
             source,
             routing,
             workers,
@@ -147,7 +153,7 @@ impl Router {
     /// Called only when `worker`'s buffer is empty, so the watermark follows
     /// every event it covers.
     fn send_watermark(&mut self, worker: usize) -> Result<(), Stopped> {
-        let watermark = self.watermark.current();
+        let watermark = self.watermarks.current();
         if self.routing.event_time.is_none() || watermark <= self.sent[worker] {
             return Ok(());
         }
@@ -200,11 +206,10 @@ impl Emit for Router {
             self.oldest = Some(Instant::now());
         }
         self.idle = false;
-        self.emitted = true;
         let mut event = event;
         match self.route(&mut event) {
             Ok(worker) => {
-                self.watermark.observe(event.time);
+                self.watermarks.observe(&event.position, event.time);
                 self.buffers[worker].push(event);
                 if self.buffers[worker].len() >= self.routing.batch_size {
                     self.send(worker)?;
@@ -237,18 +242,24 @@ impl Emit for Router {
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
-        if std::mem::take(&mut self.emitted) {
-            self.last_event = Instant::now();
-        }
-        self.send_all()?;
-        // A source flushes before it waits; one that has waited past the
-        // idle timeout stops holding the workers' watermark back.
-        let Some(spec) = &self.routing.event_time else {
-            return Ok(());
+        // A source flushes before it waits; partitions that have waited
+        // past the idle timeout stop holding the watermark back, which may
+        // move it, so idleness is settled before the watermark is sent.
+        let all_idle = match &self.routing.event_time {
+            Some(spec) => {
+                let all_idle = self
+                    .watermarks
+                    .check_idle(Instant::now(), spec.idle_timeout);
+                // Before its first event a source is idle once it has
+                // waited that long since it started.
+                all_idle && self.started.elapsed() >= spec.idle_timeout
+            }
+            None => false,
         };
-        if !self.idle && self.last_event.elapsed() >= spec.idle_timeout {
+        self.send_all()?;
+        if all_idle && !self.idle {
             self.idle = true;
-            tracing::debug!(source = %self.source, input = self.input, "source partition idle");
+            tracing::debug!(source = %self.source, input = self.input, "source idle");
             for worker in &self.workers {
                 worker
                     .send(WorkerMessage::Idle { input: self.input })
@@ -256,6 +267,27 @@ impl Emit for Router {
             }
         }
         Ok(())
+    }
+
+    fn mark(&mut self) -> Result<u64, Stopped> {
+        self.send_all()?;
+        self.marker += 1;
+        for worker in &self.workers {
+            let message = WorkerMessage::Marker {
+                input: self.input,
+                token: self.marker,
+            };
+            worker.send(message).map_err(|_| Stopped)?;
+        }
+        Ok(self.marker)
+    }
+
+    fn acks(&self) -> Arc<Acks> {
+        self.acks.clone()
+    }
+
+    fn congested(&self) -> bool {
+        self.workers.iter().any(Sender::is_full)
     }
 
     fn stopping(&self) -> bool {

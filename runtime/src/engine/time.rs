@@ -3,14 +3,20 @@
 //! inputs.
 //!
 //! A watermark `W` promises that no more events with time `<= W` will come.
-//! Each router (one per source partition) produces `newest time seen -
-//! max_out_of_orderness - 1` and sends it in-band to every worker, after the
-//! events it covers. A worker's watermark is the minimum over its inputs,
+//! Each source partition's watermark is `newest time seen -
+//! max_out_of_orderness - 1`; a router (one per source thread, reading one
+//! partition or, for Kafka, every partition assigned to it) sends the
+//! minimum over its partitions that are not idle in-band to every worker,
+//! after the events it covers. A worker's watermark is the minimum over its inputs,
 //! leaving out inputs that declared themselves idle, and never goes back.
 //! An ended input counts as `i64::MAX`, so the end of every source completes
 //! every window.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use crate::config::{EventTime, TimeFormat};
+use crate::event::SourcePosition;
 
 /// Reads the event time of a JSON value per `spec`; `record_time` is what
 /// the source gave the record (used when `spec` names no field).
@@ -168,6 +174,93 @@ impl PartitionWatermark {
     }
 }
 
+/// The watermarks of the partitions one router reads, merged by minimum
+/// over those that are not idle: one partition for most sources, every
+/// partition assigned to a Kafka consumer. A partition joins when its first
+/// event arrives.
+#[derive(Clone, Debug)]
+pub struct SourceWatermarks {
+    bound: i64,
+    parts: Vec<Part>,
+    /// The part of the previous event; consecutive events mostly share it.
+    last: usize,
+}
+
+#[derive(Clone, Debug)]
+struct Part {
+    topic: Option<Arc<str>>,
+    partition: u32,
+    watermark: PartitionWatermark,
+    /// Whether an event arrived since the last idleness check.
+    active: bool,
+    /// When the last idleness check saw it active.
+    seen: Instant,
+    idle: bool,
+}
+
+impl SourceWatermarks {
+    /// No partitions yet; each allows events up to `bound` ms behind its
+    /// newest.
+    pub fn new(bound: i64) -> Self {
+        SourceWatermarks {
+            bound,
+            parts: Vec::new(),
+            last: 0,
+        }
+    }
+
+    /// Notes an event's time in its partition.
+    pub fn observe(&mut self, position: &SourcePosition, time: i64) {
+        let same = |p: &Part| p.partition == position.partition && p.topic == position.topic;
+        let index = match self.parts.get(self.last) {
+            Some(part) if same(part) => self.last,
+            _ => match self.parts.iter().position(same) {
+                Some(i) => i,
+                None => {
+                    self.parts.push(Part {
+                        topic: position.topic.clone(),
+                        partition: position.partition,
+                        watermark: PartitionWatermark::new(self.bound),
+                        active: false,
+                        seen: Instant::now(),
+                        idle: false,
+                    });
+                    self.parts.len() - 1
+                }
+            },
+        };
+        self.last = index;
+        let part = &mut self.parts[index];
+        part.watermark.observe(time);
+        part.active = true;
+        part.idle = false;
+    }
+
+    /// Marks the partitions without events for `timeout` (up to `now`) as
+    /// idle; returns whether every partition is idle.
+    pub fn check_idle(&mut self, now: Instant, timeout: Duration) -> bool {
+        for part in &mut self.parts {
+            if std::mem::take(&mut part.active) {
+                part.seen = now;
+            } else if now.saturating_duration_since(part.seen) >= timeout {
+                part.idle = true;
+            }
+        }
+        self.parts.iter().all(|p| p.idle)
+    }
+
+    /// The minimum watermark over partitions that are not idle; `i64::MIN`
+    /// before the first event or while every partition is idle.
+    pub fn current(&self) -> i64 {
+        self.parts
+            .iter()
+            .filter(|p| !p.idle)
+            .map(|p| p.watermark.current())
+            .min()
+            .unwrap_or(i64::MIN)
+    }
+}
+
 /// The watermarks of a worker's inputs (one per router), merged.
 #[derive(Clone, Debug)]
 pub struct InputWatermarks {
@@ -242,6 +335,42 @@ impl InputWatermarks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(topic: &str, partition: u32) -> SourcePosition {
+        SourcePosition {
+            source: Arc::from("in"),
+            topic: Some(Arc::from(topic)),
+            partition,
+            offset: 0,
+        }
+    }
+
+    #[test]
+    fn a_source_watermark_is_the_minimum_over_partitions_that_are_not_idle() {
+        let mut w = SourceWatermarks::new(10);
+        assert_eq!(w.current(), i64::MIN);
+        w.observe(&at("t", 0), 1_000);
+        w.observe(&at("t", 1), 400);
+        w.observe(&at("u", 0), 700);
+        // The lagging partition holds the others back.
+        assert_eq!(w.current(), 400 - 10 - 1);
+
+        let start = Instant::now();
+        let timeout = Duration::from_secs(5);
+        assert!(!w.check_idle(start, timeout));
+        // Only `t`[0] and `u`[0] have events again before the timeout.
+        w.observe(&at("t", 0), 1_200);
+        w.observe(&at("u", 0), 900);
+        assert!(!w.check_idle(start + timeout, timeout));
+        assert_eq!(w.current(), 900 - 11, "t[1] is idle and left out");
+
+        // Back from idleness, it holds the watermark again.
+        w.observe(&at("t", 1), 500);
+        assert_eq!(w.current(), 500 - 11);
+        assert!(!w.check_idle(start + timeout * 3, timeout));
+        assert!(w.check_idle(start + timeout * 4, timeout));
+        assert_eq!(w.current(), i64::MIN, "every partition idle");
+    }
 
     fn spec(field: &str, format: TimeFormat) -> EventTime {
         EventTime {

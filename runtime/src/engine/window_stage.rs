@@ -228,6 +228,7 @@ fn result_event(stage: &Arc<str>, aggregates: &[AggregateConfig], r: WindowResul
         time: r.end - 1,
         position: SourcePosition {
             source: stage.clone(),
+            topic: None,
             partition: 0,
             offset: 0,
         },

@@ -11,7 +11,7 @@
 //! | `message` | the error message, a JSON string |
 //! | `stage` | the stage's name, or `null` when the source or key-by refused the event |
 //! | `plugin` | the plugin digest (`sha256:…`), or `null` |
-//! | `source` | `{"name":…,"partition":…,"offset":…}`, the event's source position |
+//! | `source` | `{"name":…,"partition":…,"offset":…}`, the event's source position; `{"name":…,"topic":…,"partition":…,"offset":…}` for a Kafka record |
 //! | `event` | the event as [`encode::envelope`] writes it: `{"key":…,"value":…,"headers":{…},"time":…}` |
 //!
 //! ```text
@@ -24,8 +24,9 @@
 //!
 //! The event keeps the original key, time and position, and carries these
 //! headers, in this order, for outputs such as Kafka that can filter on
-//! headers: `weir.error.kind`, `weir.error.stage` (only when there is a
-//! stage), `weir.source.name`, `weir.source.partition` and
+//! headers: `weir.error.kind`, `weir.error.message`, `weir.error.stage`
+//! (only when there is a stage), `weir.source.name`, `weir.source.topic`
+//! (only for a Kafka record), `weir.source.partition` and
 //! `weir.source.offset` (decimal numbers).
 
 use super::encode;
@@ -33,10 +34,15 @@ use crate::event::{DeadLetter, Event};
 
 /// Header holding the error kind.
 pub const HEADER_ERROR_KIND: &str = "weir.error.kind";
+/// Header holding the error message.
+pub const HEADER_ERROR_MESSAGE: &str = "weir.error.message";
 /// Header holding the stage name, present only when a stage refused the event.
 pub const HEADER_ERROR_STAGE: &str = "weir.error.stage";
 /// Header holding the source name.
 pub const HEADER_SOURCE_NAME: &str = "weir.source.name";
+/// Header holding the Kafka topic the record was read from, present only
+/// for Kafka records.
+pub const HEADER_SOURCE_TOPIC: &str = "weir.source.topic";
 /// Header holding the source partition, in decimal.
 pub const HEADER_SOURCE_PARTITION: &str = "weir.source.partition";
 /// Header holding the offset within the source partition, in decimal.
@@ -58,16 +64,24 @@ pub fn to_event(letter: &DeadLetter) -> Event {
     string_or_null(&mut value, letter.plugin.as_deref());
     value.extend_from_slice(b",\"source\":{\"name\":");
     encode::json_string(&mut value, &position.source);
+    if let Some(topic) = &position.topic {
+        value.extend_from_slice(b",\"topic\":");
+        encode::json_string(&mut value, topic);
+    }
     value.extend_from_slice(format!(",\"partition\":{}", position.partition).as_bytes());
     value.extend_from_slice(format!(",\"offset\":{}}}", position.offset).as_bytes());
     value.extend_from_slice(b",\"event\":");
     encode::envelope(&mut value, event);
     value.push(b'}');
 
-    let mut headers = Vec::with_capacity(5);
+    let mut headers = Vec::with_capacity(7);
     headers.push((
         HEADER_ERROR_KIND.to_string(),
         letter.kind.as_str().as_bytes().to_vec(),
+    ));
+    headers.push((
+        HEADER_ERROR_MESSAGE.to_string(),
+        letter.message.as_bytes().to_vec(),
     ));
     if let Some(stage) = &letter.stage {
         headers.push((HEADER_ERROR_STAGE.to_string(), stage.as_bytes().to_vec()));
@@ -76,6 +90,9 @@ pub fn to_event(letter: &DeadLetter) -> Event {
         HEADER_SOURCE_NAME.to_string(),
         position.source.as_bytes().to_vec(),
     ));
+    if let Some(topic) = &position.topic {
+        headers.push((HEADER_SOURCE_TOPIC.to_string(), topic.as_bytes().to_vec()));
+    }
     headers.push((
         HEADER_SOURCE_PARTITION.to_string(),
         position.partition.to_string().into_bytes(),
@@ -117,6 +134,7 @@ mod tests {
             time: 1_767_225_600_420,
             position: SourcePosition {
                 source: Arc::from("payments"),
+                topic: None,
                 partition: 1,
                 offset: 42,
             },
@@ -151,6 +169,7 @@ mod tests {
             headers,
             [
                 ("weir.error.kind", "rejected"),
+                ("weir.error.message", "amount is negative"),
                 ("weir.error.stage", "validate"),
                 ("weir.source.name", "payments"),
                 ("weir.source.partition", "1"),
@@ -184,11 +203,34 @@ mod tests {
             names,
             [
                 "weir.error.kind",
+                "weir.error.message",
                 "weir.source.name",
                 "weir.source.partition",
                 "weir.source.offset"
             ]
         );
+    }
+
+    #[test]
+    fn a_kafka_record_names_its_topic() {
+        let mut event = event(b"not json");
+        event.position.topic = Some(Arc::from("payments-in"));
+        let letter = DeadLetter {
+            event,
+            kind: ErrorKind::Malformed,
+            message: "value is not json".to_string(),
+            stage: None,
+            plugin: None,
+        };
+        let out = to_event(&letter);
+        assert!(
+            text(&out).contains(
+                r#""source":{"name":"payments","topic":"payments-in","partition":1,"offset":42}"#
+            ),
+            "{}",
+            text(&out)
+        );
+        assert_eq!(out.header("weir.source.topic"), Some(&b"payments-in"[..]));
     }
 
     #[test]

@@ -17,23 +17,30 @@
 pub mod dead_letter;
 pub mod encode;
 pub mod file;
+pub mod kafka;
 pub mod stdout;
 
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::config::{SinkConfig, SinkFormat, SinkKind};
 use crate::event::Event;
+use crate::metrics::Metrics;
 
 /// Opens the sink `config` describes.
 ///
 /// # Errors
 ///
-/// [`SinkError::Io`] when a file sink's file or directory cannot be created.
-pub fn build(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> {
+/// [`SinkError::Io`] when a file sink's file or directory cannot be
+/// created, [`SinkError::Kafka`] when a Kafka producer cannot be made.
+pub fn build(config: &SinkConfig, metrics: &Arc<Metrics>) -> Result<Box<dyn Sink>, SinkError> {
     Ok(match &config.kind {
         SinkKind::Stdout { format } => Box::new(stdout::StdoutSink::new(&config.name, *format)),
         SinkKind::File { path, format } => {
             Box::new(file::FileSink::create(&config.name, path, *format)?)
+        }
+        SinkKind::Kafka(kafka) => {
+            Box::new(kafka::KafkaSink::new(&config.name, kafka, metrics.clone())?)
         }
     })
 }
@@ -90,5 +97,13 @@ pub enum SinkError {
         /// The underlying error.
         #[source]
         error: std::io::Error,
+    },
+    /// A Kafka producer could not be made, or a record not delivered.
+    #[error("sink `{sink}`: {message}")]
+    Kafka {
+        /// The sink's name in the pipeline file.
+        sink: String,
+        /// What failed, with librdkafka's words.
+        message: String,
     },
 }

@@ -191,6 +191,7 @@ impl<'a, R: Read> Lines<'a, R> {
         let mut event = Event::from_value(line);
         event.position = SourcePosition {
             source: Arc::clone(self.name),
+            topic: None,
             partition: 0,
             offset,
         };

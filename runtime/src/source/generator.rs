@@ -114,6 +114,7 @@ impl GeneratorSource {
         let mut event = generate(&self.config, seq);
         event.position = SourcePosition {
             source: Arc::clone(&self.name),
+            topic: None,
             partition: self.partition,
             offset,
         };

@@ -9,17 +9,25 @@
 
 pub mod file;
 pub mod generator;
+pub mod kafka;
 pub mod stdin;
+
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::config::{SourceConfig, SourceKind};
 use crate::event::Event;
+use crate::metrics::Metrics;
 
 /// The sources for `config`, one per partition, in partition order.
 ///
 /// # Errors
 ///
 /// [`SourceError::Io`] when a file source's file cannot be opened.
-pub fn build(config: &SourceConfig) -> Result<Vec<Box<dyn Source>>, SourceError> {
+pub fn build(
+    config: &SourceConfig,
+    metrics: &Arc<Metrics>,
+) -> Result<Vec<Box<dyn Source>>, SourceError> {
     Ok(match &config.kind {
         SourceKind::Generator(generator) => {
             generator::GeneratorSource::partitions(&config.name, generator)
@@ -35,6 +43,11 @@ pub fn build(config: &SourceConfig) -> Result<Vec<Box<dyn Source>>, SourceError>
             )?)]
         }
         SourceKind::Stdin => vec![Box::new(stdin::StdinSource::new(&config.name))],
+        SourceKind::Kafka(kafka) => vec![Box::new(kafka::KafkaSource::new(
+            &config.name,
+            kafka,
+            metrics.clone(),
+        )?)],
     })
 }
 
@@ -60,6 +73,103 @@ pub trait Emit {
     /// Whether the pipeline asked sources to stop (Ctrl-C); a source that can
     /// wait forever (stdin, a followed file) checks this between waits.
     fn stopping(&self) -> bool;
+
+    /// Sends on whatever is buffered, then a progress marker behind it, and
+    /// returns the marker's token. [`Emit::acks`] reports the token once
+    /// every event emitted before it has been through every stage and its
+    /// outputs (dead letters included) written and flushed by every sink:
+    /// the point at which a source may forget those events (commit a Kafka
+    /// offset).
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] once the pipeline is shutting down.
+    fn mark(&mut self) -> Result<u64, Stopped>;
+
+    /// Where this source's markers are acknowledged.
+    fn acks(&self) -> Arc<Acks>;
+
+    /// Whether the workers are behind, so that the next [`Emit::emit`] may
+    /// block; a source that can pause its input (Kafka) does so instead.
+    fn congested(&self) -> bool;
+}
+
+/// Acknowledgements of one source partition's progress markers (see
+/// [`Emit::mark`]), written by the sink thread and awaited by the source.
+#[derive(Debug, Default)]
+pub struct Acks {
+    state: Mutex<AckState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct AckState {
+    /// The newest token acknowledged; tokens are acknowledged in order.
+    acked: u64,
+    /// The sink thread has ended: no more acknowledgements will come.
+    closed: bool,
+}
+
+/// The pipeline's outputs have ended; a marker not yet acknowledged never
+/// will be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the pipeline's outputs have stopped")]
+pub struct OutputsClosed;
+
+impl Acks {
+    /// The newest token acknowledged (0 before the first).
+    pub fn acked(&self) -> u64 {
+        self.lock().acked
+    }
+
+    /// Waits up to `timeout` for `token` to be acknowledged; returns whether
+    /// it was.
+    ///
+    /// # Errors
+    ///
+    /// [`OutputsClosed`] when it never will be.
+    pub fn wait(&self, token: u64, timeout: Duration) -> Result<bool, OutputsClosed> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if state.acked >= token {
+                return Ok(true);
+            }
+            if state.closed {
+                return Err(OutputsClosed);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Acknowledges every token up to `token`.
+    pub(crate) fn ack(&self, token: u64) {
+        let mut state = self.lock();
+        if token > state.acked {
+            state.acked = token;
+            self.changed.notify_all();
+        }
+    }
+
+    /// No more acknowledgements will come.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AckState> {
+        // The state is two plain values; a panic elsewhere cannot leave it
+        // half-written.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The pipeline is shutting down; returned by [`Emit`] methods.
@@ -92,6 +202,14 @@ pub enum SourceError {
         #[source]
         error: std::io::Error,
     },
+    /// A Kafka client could not be made or failed for good.
+    #[error("source `{source_name}`: {message}")]
+    Kafka {
+        /// The source's name in the pipeline file.
+        source_name: String,
+        /// What failed, with librdkafka's words.
+        message: String,
+    },
 }
 
 #[cfg(test)]
@@ -105,6 +223,9 @@ pub(crate) mod testing {
     #[derive(Default)]
     pub(crate) struct Collect {
         pub events: Vec<Event>,
+        pub acks: std::sync::Arc<super::Acks>,
+        /// How many events had been emitted at each mark.
+        pub marks: Vec<usize>,
         /// How many events had been emitted at each flush.
         pub flushes: Vec<usize>,
         pub stop_after: Option<usize>,
@@ -139,6 +260,22 @@ pub(crate) mod testing {
 
         fn stopping(&self) -> bool {
             self.stop_after.is_some_and(|n| self.events.len() >= n)
+        }
+
+        /// Acknowledges at once: nothing runs behind a collector.
+        fn mark(&mut self) -> Result<u64, Stopped> {
+            self.marks.push(self.events.len());
+            let token = self.marks.len() as u64;
+            self.acks.ack(token);
+            Ok(token)
+        }
+
+        fn acks(&self) -> std::sync::Arc<super::Acks> {
+            self.acks.clone()
+        }
+
+        fn congested(&self) -> bool {
+            false
         }
     }
 }
