@@ -29,7 +29,7 @@ const CASES: &[(&str, &str)] = &[
     ("source_missing_name.toml", "1:1: missing field `name`"),
     (
         "unknown_source_type.toml",
-        "3:8: unknown variant `kafka`, expected one of `generator`, `file`, `stdin`",
+        "3:8: unknown variant `kinesis`, expected one of `generator`, `file`, `stdin`, `kafka`",
     ),
     (
         "unknown_event_kind.toml",
@@ -191,6 +191,42 @@ const CASES: &[(&str, &str)] = &[
     (
         "unknown_time_format.toml",
         "8:10: unknown variant `iso`, expected one of `epoch_ms`, `epoch_s`, `rfc3339`",
+    ),
+    (
+        "kafka_auto_commit.toml",
+        "7:14: `properties` may not set `enable.auto.commit`: weir commits an offset only once everything before it has reached the sinks",
+    ),
+    (
+        "kafka_unknown_start.toml",
+        "7:9: unknown start `beginning`, expected `\"earliest\"`, `\"latest\"`, `\"committed\"` or `{ timestamp_ms = <ms> }`",
+    ),
+    (
+        "kafka_topics_and_pattern.toml",
+        "6:17: a `kafka` source takes `topics` or `topic_pattern`, not both",
+    ),
+    (
+        "kafka_bad_broker.toml",
+        "4:11: invalid broker `localhost`, expected `<host>:<port>`",
+    ),
+    (
+        "kafka_without_group.toml",
+        "3:8: a `kafka` source needs `group`, the consumer group whose committed offsets it resumes from",
+    ),
+    (
+        "kafka_sink_format.toml",
+        "10:10: `format` does not apply to a `kafka` sink; a record carries the event's key, value, headers and time as they are",
+    ),
+    (
+        "kafka_unknown_compression.toml",
+        "9:15: unknown compression `brotli`, expected `none`, `gzip`, `snappy`, `lz4` or `zstd`",
+    ),
+    (
+        "kafka_bad_topic.toml",
+        "9:9: invalid topic `alerts/eu`, expected 1 to 249 ASCII letters, digits, `.`, `_` or `-`",
+    ),
+    (
+        "kafka_field_on_file_source.toml",
+        "5:9: `group` does not apply to a `file` source",
     ),
     (
         "plugin_and_dedupe.toml",

@@ -172,6 +172,7 @@ pub fn toml_string(text: &str) -> String {
     out
 }
 
+pub mod kafka;
 pub mod sdk;
 
 /// The text of a pipeline file that reads `in.jsonl`, runs `stages` (TOML

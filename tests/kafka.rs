@@ -1,0 +1,520 @@
+//! Kafka sources and sinks against a real Apache Kafka broker (started with
+//! `scripts/kafka/broker.sh` for this test process and stopped after it):
+//! exact outputs end to end, two processes sharing a consumer group, a
+//! broker restart in the middle of a run, and poison records in the
+//! dead-letter topic with headers naming the error and the record.
+//!
+//! One broker serves every case, so the cases run one after another from
+//! this file's own `main` (the test harness has no hook to stop a shared
+//! server); each case has topics and a group of its own. `cargo test --test
+//! kafka -- NAME` runs the cases whose name contains NAME.
+
+use std::collections::{BTreeMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use weir_tests::kafka::{
+    Broker, Outgoing, WeirProcess, committed, produce, read_all, summary_number, wait_for,
+};
+use weir_tests::{Scratch, plugin, run_pipeline, toml_path};
+
+/// The longest any case waits for outputs to appear.
+const OUTPUT_WAIT: Duration = Duration::from_secs(90);
+
+type Case = fn(&Broker);
+
+fn main() {
+    let cases: [(&str, Case); 4] = [
+        ("end_to_end_outputs_are_exactly_the_reference", end_to_end),
+        ("two_processes_split_a_group_and_hand_over", two_processes),
+        ("a_broker_restart_mid_run_loses_nothing", broker_restart),
+        (
+            "poison_records_reach_the_dlq_topic_with_headers",
+            poison_records,
+        ),
+    ];
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if std::env::args().any(|a| a == "--list") {
+        for (name, _) in cases {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let chosen: Vec<(&str, Case)> = cases
+        .into_iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    if chosen.is_empty() {
+        println!("running 0 tests");
+        return;
+    }
+    println!("running {} tests", chosen.len());
+    let started = Instant::now();
+    let broker = Broker::start("tests");
+    let mut failed = Vec::new();
+    for (name, case) in chosen.iter().copied() {
+        let at = Instant::now();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| case(&broker)));
+        let verdict = if result.is_ok() { "ok" } else { "FAILED" };
+        println!(
+            "test {name} ... {verdict} ({:.1} s)",
+            at.elapsed().as_secs_f64()
+        );
+        if result.is_err() {
+            failed.push(name);
+        }
+    }
+    drop(broker);
+    println!(
+        "\ntest result: {}. {} passed; {} failed; finished in {:.1} s",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        chosen.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !failed.is_empty() {
+        println!("failures: {failed:?}");
+        std::process::exit(1);
+    }
+}
+
+/// A `[[source]]` of type kafka reading `topic` in `group`.
+fn kafka_source(broker: &Broker, topic: &str, group: &str) -> String {
+    format!(
+        r#"
+[[source]]
+name = "in"
+type = "kafka"
+brokers = "{}"
+topics = ["{topic}"]
+group = "{group}"
+commit_interval_ms = 200
+"#,
+        broker.bootstrap
+    )
+}
+
+/// A kafka sink table (`[[sink]]`, `[dead_letter]`) writing to `topic`.
+fn kafka_sink(broker: &Broker, table: &str, topic: &str) -> String {
+    let name = if table == "[[sink]]" {
+        "name = \"out\"\n"
+    } else {
+        ""
+    };
+    format!(
+        "\n{table}\n{name}type = \"kafka\"\nbrokers = \"{}\"\ntopic = \"{topic}\"\n",
+        broker.bootstrap
+    )
+}
+
+/// The stages of the end-to-end pipeline: the large payments, masked.
+fn payment_stages() -> String {
+    format!(
+        r#"
+[key_by]
+field = "card"
+
+[[stage]]
+name = "large"
+plugin = {}
+config = {{ field = "amount", op = ">", value = "100" }}
+
+[[stage]]
+name = "mask"
+plugin = {}
+config = {{ fields = "email,ip", mode = "hash", salt = "kafka-test" }}
+"#,
+        toml_path(&plugin("filter")),
+        toml_path(&plugin("mask-pii")),
+    )
+}
+
+/// The generator both the producer and the reference run use.
+const GENERATED: &str = r#"
+[[source]]
+name = "gen"
+type = "generator"
+events = "payments"
+count = 20000
+seed = 11
+partitions = 4
+malformed = 0.01
+"#;
+
+fn end_to_end(broker: &Broker) {
+    broker.topic("e2e-in", 4);
+    broker.topic("e2e-out", 1);
+    broker.topic("e2e-dlq", 1);
+    let scratch = Scratch::new();
+
+    // The reference: the same generator and stages, file to file.
+    let reference = format!(
+        "[pipeline]\nname = \"reference\"\nparallelism = 2\n{GENERATED}{}\n[[sink]]\nname = \
+         \"out\"\ntype = \"file\"\npath = \"expected.jsonl\"\n[dead_letter]\ntype = \
+         \"file\"\npath = \"expected-dead.jsonl\"\n",
+        payment_stages()
+    );
+    let path = scratch.write("reference.toml", &reference);
+    run_pipeline(&path).expect("the reference runs");
+    let mut expected = scratch.lines("expected.jsonl");
+    let expected_dead = scratch.lines("expected-dead.jsonl").len() as u64;
+    assert!(expected.len() > 1000, "too few outputs to mean anything");
+
+    // The producer is a weir pipeline too: generator to the kafka sink.
+    let producer = format!(
+        "[pipeline]\nname = \"producer\"\n{GENERATED}{}",
+        kafka_sink(broker, "[[sink]]", "e2e-in")
+    );
+    let path = scratch.write("producer.toml", &producer);
+    let summary = run_pipeline(&path).expect("the producer runs");
+    assert_eq!(summary.written, 20000);
+
+    let pipeline = format!(
+        "[pipeline]\nname = \"e2e\"\nparallelism = 2\n{}{}{}{}",
+        kafka_source(broker, "e2e-in", "e2e"),
+        payment_stages(),
+        kafka_sink(broker, "[[sink]]", "e2e-out"),
+        kafka_sink(broker, "[dead_letter]", "e2e-dlq"),
+    );
+    scratch.write("e2e.toml", &pipeline);
+    let weir = WeirProcess::start(scratch.path(), "e2e.toml", "e2e");
+    let want = expected.len() as u64;
+    let have = wait_for(&broker.bootstrap, "e2e-out", want, OUTPUT_WAIT);
+    assert!(
+        have >= want,
+        "only {have} of {want} outputs: {}",
+        weir.stderr()
+    );
+    wait_for(&broker.bootstrap, "e2e-dlq", expected_dead, OUTPUT_WAIT);
+    let stderr = weir.stop();
+    assert_eq!(summary_number(&stderr, "read"), 20000, "{stderr}");
+
+    let mut outputs: Vec<String> = read_all(&broker.bootstrap, "e2e-out")
+        .iter()
+        .map(|r| r.text())
+        .collect();
+    report_duplicates("e2e-out", &outputs);
+    outputs.sort();
+    expected.sort();
+    assert_eq!(outputs.len(), expected.len(), "outputs differ in number");
+    assert!(outputs == expected, "outputs differ from the reference");
+
+    let dead = read_all(&broker.bootstrap, "e2e-dlq");
+    assert_eq!(dead.len() as u64, expected_dead);
+    for letter in &dead {
+        assert_eq!(
+            letter.header("weir.error.kind").as_deref(),
+            Some("malformed")
+        );
+        assert_eq!(
+            letter.header("weir.source.topic").as_deref(),
+            Some("e2e-in")
+        );
+    }
+
+    // Every offset read is committed: a restart would read nothing again.
+    let ends: Vec<i64> = (0..4)
+        .map(|p| {
+            read_all(&broker.bootstrap, "e2e-in")
+                .iter()
+                .filter(|r| r.partition == p)
+                .count() as i64
+        })
+        .collect();
+    let offsets = committed(&broker.bootstrap, "e2e", "e2e-in");
+    assert_eq!(offsets, ends.iter().map(|&e| Some(e)).collect::<Vec<_>>());
+}
+
+/// Prints how many values occur more than once (at least once allows them;
+/// a clean run should have none) and fails if any does.
+fn report_duplicates(topic: &str, values: &[String]) {
+    let mut seen = HashSet::new();
+    let duplicates: Vec<&String> = values.iter().filter(|v| !seen.insert(*v)).collect();
+    if !duplicates.is_empty() {
+        println!(
+            "{topic}: {} duplicates, e.g. {}",
+            duplicates.len(),
+            duplicates[0]
+        );
+    }
+    assert!(duplicates.is_empty(), "{topic} has duplicates");
+}
+
+/// `n` JSON records `{"id":"<prefix>-<i>","card":…,"amount":i}`, spread
+/// round-robin over `partitions`.
+fn numbered(prefix: &str, n: usize, partitions: i32) -> Vec<(i32, String)> {
+    (0..n)
+        .map(|i| {
+            let value = format!(
+                r#"{{"id":"{prefix}-{i:05}","card":"c-{:04}","amount":{i}}}"#,
+                i % 97
+            );
+            ((i % partitions as usize) as i32, value)
+        })
+        .collect()
+}
+
+fn produce_values(broker: &Broker, topic: &str, records: &[(i32, String)]) {
+    let outgoing: Vec<Outgoing<'_>> = records
+        .iter()
+        .map(|(partition, value)| Outgoing {
+            partition: Some(*partition),
+            ..Outgoing::value(value.as_bytes())
+        })
+        .collect();
+    produce(&broker.bootstrap, topic, &outgoing);
+}
+
+/// A pipeline passing every event through a plugin stage, kafka to kafka.
+fn pass_through(broker: &Broker, name: &str, topic_in: &str, topic_out: &str) -> String {
+    format!(
+        r#"[pipeline]
+name = "{name}"
+parallelism = 2
+{}
+[key_by]
+field = "card"
+
+[[stage]]
+name = "all"
+plugin = {}
+config = {{ field = "amount", op = ">", value = "-1" }}
+{}"#,
+        kafka_source(broker, topic_in, name),
+        toml_path(&plugin("filter")),
+        kafka_sink(broker, "[[sink]]", topic_out),
+    )
+}
+
+/// Checks that `topic` holds exactly the values of `records`, once each.
+fn assert_exactly(broker: &Broker, topic: &str, records: &[(i32, String)]) {
+    let outputs: Vec<String> = read_all(&broker.bootstrap, topic)
+        .iter()
+        .map(|r| r.text())
+        .collect();
+    report_duplicates(topic, &outputs);
+    let got: HashSet<&String> = outputs.iter().collect();
+    let missing: Vec<&String> = records
+        .iter()
+        .map(|(_, v)| v)
+        .filter(|v| !got.contains(v))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} events missing from {topic}, e.g. {}",
+        missing.len(),
+        records.len(),
+        missing[0]
+    );
+    assert_eq!(outputs.len(), records.len());
+}
+
+fn two_processes(broker: &Broker) {
+    broker.topic("group-in", 4);
+    broker.topic("group-out", 1);
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        &pass_through(broker, "grouped", "group-in", "group-out"),
+    );
+    let records = numbered("g", 15000, 4);
+    let wait = Duration::from_secs(60);
+
+    let first = WeirProcess::start(scratch.path(), "pipeline.toml", "first");
+    assert!(
+        first.wait_for_log("kafka partitions assigned", wait),
+        "{}",
+        first.stderr()
+    );
+    produce_values(broker, "group-in", &records[..5000]);
+    assert!(wait_for(&broker.bootstrap, "group-out", 5000, OUTPUT_WAIT) >= 5000);
+
+    // A second member: the group splits the four partitions between them.
+    let second = WeirProcess::start(scratch.path(), "pipeline.toml", "second");
+    assert!(
+        second.wait_for_log("kafka partitions assigned", wait),
+        "{}",
+        second.stderr()
+    );
+    produce_values(broker, "group-in", &records[5000..10000]);
+    let have = wait_for(&broker.bootstrap, "group-out", 10000, OUTPUT_WAIT);
+    assert!(have >= 10000, "{have}: {}", second.stderr());
+
+    // The first leaves; its partitions move to the second.
+    let first_log = first.stop();
+    produce_values(broker, "group-in", &records[10000..]);
+    let have = wait_for(&broker.bootstrap, "group-out", 15000, OUTPUT_WAIT);
+    assert!(have >= 15000, "{have}: {}", second.stderr());
+    let second_log = second.stop();
+
+    let (read_first, read_second) = (
+        summary_number(&first_log, "read"),
+        summary_number(&second_log, "read"),
+    );
+    println!("group: the first read {read_first}, the second {read_second}");
+    assert!(read_first > 0 && read_second > 0, "one member read nothing");
+    assert!(
+        second_log.contains("kafka partitions revoked"),
+        "{second_log}"
+    );
+    assert_exactly(broker, "group-out", &records);
+    assert_eq!(read_first + read_second, 15000);
+}
+
+fn broker_restart(broker: &Broker) {
+    broker.topic("restart-in", 2);
+    broker.topic("restart-out", 1);
+    let scratch = Scratch::new();
+    scratch.write(
+        "pipeline.toml",
+        &pass_through(broker, "restarted", "restart-in", "restart-out"),
+    );
+    let records = numbered("r", 10000, 2);
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    assert!(
+        weir.wait_for_log("kafka partitions assigned", Duration::from_secs(60)),
+        "{}",
+        weir.stderr()
+    );
+    produce_values(broker, "restart-in", &records[..5000]);
+    assert!(wait_for(&broker.bootstrap, "restart-out", 5000, OUTPUT_WAIT) >= 5000);
+
+    // Down for a few seconds with weir running; it reconnects by itself.
+    broker.pause();
+    std::thread::sleep(Duration::from_secs(3));
+    broker.resume();
+    produce_values(broker, "restart-in", &records[5000..]);
+    let have = wait_for(&broker.bootstrap, "restart-out", 10000, OUTPUT_WAIT);
+    assert!(have >= 10000, "{have}: {}", weir.stderr());
+    let stderr = weir.stop();
+    assert!(stderr.contains("kafka client error"), "{stderr}");
+    assert_exactly(broker, "restart-out", &records);
+}
+
+fn poison_records(broker: &Broker) {
+    broker.topic("poison-in", 1);
+    broker.topic("poison-out", 1);
+    broker.topic("poison-dlq", 1);
+    let scratch = Scratch::new();
+    let pipeline = format!(
+        r#"[pipeline]
+name = "poison"
+{}
+[key_by]
+field = "id"
+
+[[stage]]
+name = "validate"
+plugin = {}
+config.schema = '{{"type":"object","required":["id","amount"],"properties":{{"amount":{{"type":"number"}}}}}}'
+
+[[stage]]
+name = "hostile"
+plugin = {}
+config = {{ behaviour = "panic" }}
+{}{}"#,
+        kafka_source(broker, "poison-in", "poison"),
+        toml_path(&plugin("json-schema")),
+        toml_path(&plugin("hostile")),
+        kafka_sink(broker, "[[sink]]", "poison-out"),
+        kafka_sink(broker, "[dead_letter]", "poison-dlq"),
+    );
+    scratch.write("pipeline.toml", &pipeline);
+    let values: [&[u8]; 5] = [
+        br#"{"id":"ok-0","amount":5}"#,
+        b"not json",
+        br#"{"id":"bad-2","amount":"five"}"#,
+        br#"{"id":"trap-3","amount":1,"mark":true}"#,
+        br#"{"id":"ok-4","amount":7}"#,
+    ];
+    let outgoing: Vec<Outgoing<'_>> = values
+        .iter()
+        .map(|v| Outgoing {
+            key: Some(b"k"),
+            headers: &[("trace", b"t-1")],
+            ..Outgoing::value(v)
+        })
+        .collect();
+    let at = produce(&broker.bootstrap, "poison-in", &outgoing);
+    assert_eq!(at, (0..5).map(|o| (0, o)).collect::<Vec<_>>());
+
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    assert!(wait_for(&broker.bootstrap, "poison-dlq", 3, OUTPUT_WAIT) >= 3);
+    assert!(wait_for(&broker.bootstrap, "poison-out", 2, OUTPUT_WAIT) >= 2);
+    weir.stop();
+
+    let out: Vec<String> = read_all(&broker.bootstrap, "poison-out")
+        .iter()
+        .map(|r| r.text())
+        .collect();
+    assert_eq!(
+        out,
+        [r#"{"id":"ok-0","amount":5}"#, r#"{"id":"ok-4","amount":7}"#]
+    );
+
+    let dead = read_all(&broker.bootstrap, "poison-dlq");
+    let headers: Vec<BTreeMap<String, String>> = dead
+        .iter()
+        .map(|r| {
+            r.headers
+                .iter()
+                .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+                .collect()
+        })
+        .collect();
+    let expect = |offset: &str, kind: &str, stage: Option<&str>, message: &str| {
+        let mut h = BTreeMap::from([
+            ("weir.error.kind".to_string(), kind.to_string()),
+            ("weir.error.message".to_string(), message.to_string()),
+            ("weir.source.name".to_string(), "in".to_string()),
+            ("weir.source.topic".to_string(), "poison-in".to_string()),
+            ("weir.source.partition".to_string(), "0".to_string()),
+            ("weir.source.offset".to_string(), offset.to_string()),
+        ]);
+        if let Some(stage) = stage {
+            h.insert("weir.error.stage".to_string(), stage.to_string());
+        }
+        h
+    };
+    let trap = headers
+        .get(2)
+        .and_then(|h| h.get("weir.error.message"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        trap.contains("hostile: poisoned event \"trap-3\""),
+        "trap message: {trap}"
+    );
+    assert_eq!(
+        headers,
+        [
+            expect(
+                "1",
+                "malformed",
+                None,
+                "value is not json: invalid json at byte 1: expected `null`"
+            ),
+            expect(
+                "2",
+                "rejected",
+                Some("validate"),
+                "/amount: \"five\" is not of type \"number\""
+            ),
+            expect("3", "trap", Some("hostile"), &trap),
+        ]
+    );
+    // The record is the dead-letter JSON, naming the same position; the
+    // key is the original record's.
+    let record: Value = serde_json::from_slice(&dead[1].value).unwrap();
+    assert_eq!(
+        record["source"],
+        serde_json::json!({"name": "in", "topic": "poison-in", "partition": 0, "offset": 2})
+    );
+    assert_eq!(record["event"]["value"]["id"], "bad-2");
+    assert_eq!(record["event"]["headers"]["trace"], "t-1");
+    assert_eq!(dead[1].key.as_deref(), Some(&b"k"[..]));
+}
