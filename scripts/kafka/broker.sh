@@ -203,6 +203,12 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 share.coordinator.state.topic.num.partitions=1
 
+# keep every record: retention goes by record timestamps, and weir writes an
+# event's own time, so generated events dated months back would otherwise be
+# deleted at the next retention check (every 5 min) in the middle of a run
+log.retention.ms=-1
+log.retention.bytes=-1
+
 # tests create their topics explicitly (broker.sh topic)
 auto.create.topics.enable=false
 num.partitions=1

@@ -38,10 +38,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is in the workspace")
-        .into()
+    // `cargo run` sets the variable for the process too; that one names
+    // this checkout even when a target directory shared between checkouts
+    // holds an xtask binary built in another (cargo does not rebuild it for
+    // a new path).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().expect("xtask is in the workspace").into()
 }
 
 /// Runs a command, failing with the step's name when it fails.

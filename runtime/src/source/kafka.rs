@@ -34,9 +34,13 @@
 //!
 //! # Backpressure
 //!
-//! While the workers are behind ([`Emit::congested`]) the source pauses
-//! every assigned partition instead of letting librdkafka's queue grow, and
-//! keeps polling so that the group does not consider it dead.
+//! While the workers are behind ([`Emit::congested`]) the source reads
+//! nothing more. A short wait only sleeps (librdkafka's prefetching stops at
+//! `queued.max.messages.kbytes`); past a second the source pauses every
+//! assigned partition and polls while it waits, so that the group does not
+//! take it for dead, and resumes them once the workers have caught up.
+//! (Pausing at once would cost a fetch round trip at every resume, which
+//! under steady load is most of the time.)
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -61,6 +65,10 @@ const GATHER_LINGER: Duration = Duration::from_millis(5);
 /// How long one poll waits when nothing is gathered yet; also how often a
 /// paused or idle source looks at the pipeline's state.
 const POLL_WAIT: Duration = Duration::from_millis(100);
+/// How long the workers may be behind before the partitions are paused.
+const PAUSE_AFTER: Duration = Duration::from_secs(1);
+/// How long a source whose workers are behind sleeps between looks.
+const CONGESTED_SLEEP: Duration = Duration::from_millis(1);
 /// How long a rebalance or the end of the run waits for the records passed
 /// on to be written before committing what is written.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -263,6 +271,51 @@ impl KafkaSource {
         }
     }
 
+    /// Waits while the workers are behind. A short wait only sleeps:
+    /// librdkafka keeps the group's heartbeats going and prefetches no more
+    /// than `queued.max.messages.kbytes`. A longer one pauses every
+    /// assigned partition and polls, so that the group does not take this
+    /// process for dead and rebalances are served; records a poll still
+    /// returns go to `batch`.
+    fn wait_for_workers(
+        &mut self,
+        out: &mut dyn Emit,
+        batch: &mut Vec<Event>,
+    ) -> Result<(), SourceError> {
+        let since = Instant::now();
+        let mut paused_at = None;
+        while out.congested() && !out.stopping() {
+            if since.elapsed() < PAUSE_AFTER {
+                std::thread::sleep(CONGESTED_SLEEP);
+                continue;
+            }
+            let rebalances = self.context().lock().rebalances;
+            if paused_at != Some(rebalances) {
+                // Partitions assigned while paused are paused too.
+                if paused_at.is_none() {
+                    self.context().log.metrics.kafka_paused(&self.name);
+                    tracing::debug!(source = %self.name, "workers behind, partitions paused");
+                }
+                self.set_paused(true);
+                paused_at = Some(rebalances);
+            }
+            let polled = self.consumer.poll(CONGESTED_SLEEP * 10);
+            let revoked = self.context().lock().take_revoked();
+            if !revoked.is_empty() {
+                batch.retain(|e| !revoked.contains(&partition_of(e)));
+            }
+            match polled {
+                Some(Ok(message)) => batch.push(to_event(&self.name, &mut self.topics, &message)),
+                Some(Err(error)) => self.consume_error(error)?,
+                None => {}
+            }
+        }
+        if paused_at.is_some() {
+            self.set_paused(false);
+        }
+        Ok(())
+    }
+
     /// Pauses or resumes every assigned partition.
     fn set_paused(&self, paused: bool) {
         let assignment = match self.consumer.assignment() {
@@ -318,25 +371,14 @@ impl Source for KafkaSource {
         self.context().lock().acks = Some(acks.clone());
         let mut batch = Vec::with_capacity(GATHER_MAX);
         let mut last_commit = Instant::now();
-        let mut paused = false;
-        let mut rebalances = self.context().lock().rebalances;
         let result = loop {
             if out.stopping() {
                 break Ok(());
             }
-            let congested = out.congested();
-            let moved = std::mem::replace(&mut rebalances, self.context().lock().rebalances);
-            if congested && (!paused || moved != rebalances) {
-                // Partitions assigned while paused are paused too.
-                if !paused {
-                    self.context().log.metrics.kafka_paused(&self.name);
-                    tracing::debug!(source = %self.name, "workers behind, partitions paused");
-                }
-                self.set_paused(true);
-                paused = true;
-            } else if !congested && paused {
-                self.set_paused(false);
-                paused = false;
+            if out.congested()
+                && let Err(error) = self.wait_for_workers(out, &mut batch)
+            {
+                break Err(error);
             }
             if let Err(error) = self.gather(&mut batch) {
                 break Err(error);
