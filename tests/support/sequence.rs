@@ -12,14 +12,14 @@
 //!
 //! [`check_sequence`] first checks the Rust plugin's run against what the
 //! case expects (so that the comparison cannot pass on two empty runs),
-//! then asserts that the language's run is the same: the same output
-//! values byte for byte (in the same order where one worker writes them;
-//! with two, each key's outputs keep their order but the workers' interleave
-//! as they come, so the values are compared sorted: each holds its count),
-//! the same dead letters with the same kind, stage, event and message. The one
-//! allowance is that of the SDK corpus: a "value is not json" reason need
-//! only share that prefix, because each language's JSON parser words its
-//! errors its own way.
+//! then asserts that the language's run is the same: the same `init` error,
+//! or the same output values byte for byte (in the same order where one
+//! worker writes them; with two, each key's outputs keep their order but the
+//! workers' interleave as they come, so the values are compared sorted: each
+//! holds its count) and the same dead letters (kind, message, stage, source
+//! position, event). The one allowance is that of the SDK corpus: a "value
+//! is not json" reason need only share that prefix, because each language's
+//! JSON parser words its errors its own way.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +51,7 @@ enum Expect {
 
 /// One pipeline, run with each plugin.
 struct Case {
+    /// The case's name, for failure messages.
     name: &'static str,
     /// Lines of the `[pipeline]` table besides its name.
     settings: &'static str,
