@@ -1,12 +1,14 @@
 //! The C SDK (`sdk/c`): its `filter` example, built with clang, wasi-libc
 //! and `wit-bindgen c` bindings and the WASI preview 1 adapter, behaves like
-//! the Rust plugin on the shared corpus, and a `WEIR_PANIC` traps with its
-//! message and line.
+//! the Rust plugin on the shared corpus and imports no keyed state; its
+//! `sequence` example numbers each key's events with keyed state exactly as
+//! the Rust plugin does; a `WEIR_PANIC` traps with its message and line.
 //!
 //! FIXME: there is no C `json-schema` example (sdk/c/README.md says why), so
 //! the corpus's json-schema cases are not run for C.
 
 use weir_tests::sdk::{Language, assert_matches, build, cases, expected, run_case};
+use weir_tests::sequence::{assert_imports_state, check_sequence};
 
 mod sdk_trap;
 
@@ -21,6 +23,12 @@ fn filter_matches_the_rust_plugin_on_the_corpus() {
     for case in &cases {
         assert_matches("c", case, &expected(case), &run_case(&component, case));
     }
+    assert_imports_state(&component, false);
+}
+
+#[test]
+fn sequence_matches_the_rust_plugin_in_keyed_pipelines() {
+    check_sequence("c", &build(Language::C, "examples/sequence"));
 }
 
 #[test]

@@ -1,11 +1,13 @@
 //! The JavaScript SDK (`sdk/js`): its `filter` and `json-schema` examples,
 //! bundled with rolldown and built with componentize-js, behave like the Rust
-//! plugins on the shared corpus, and a JavaScript exception traps with
-//! JavaScript's own message.
+//! plugins on the shared corpus and import no keyed state; its `sequence`
+//! example numbers each key's events with keyed state exactly as the Rust
+//! plugin does; a JavaScript exception traps with JavaScript's own message.
 
 use std::collections::HashMap;
 
 use weir_tests::sdk::{Language, build, check_corpus};
+use weir_tests::sequence::{assert_imports_state, check_sequence};
 
 mod sdk_trap;
 
@@ -16,6 +18,14 @@ fn examples_match_the_rust_plugins_on_the_corpus() {
         ("json-schema", build(Language::Js, "examples/json-schema")),
     ]);
     check_corpus("js", &components);
+    for component in components.values() {
+        assert_imports_state(component, false);
+    }
+}
+
+#[test]
+fn sequence_matches_the_rust_plugin_in_keyed_pipelines() {
+    check_sequence("js", &build(Language::Js, "examples/sequence"));
 }
 
 #[test]

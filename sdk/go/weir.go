@@ -1,9 +1,37 @@
-// FIXME: keyed state (weir:plugin/state, Event::state in the Rust SDK) has no
-// Go helper yet; the Rust SDK is the only one that offers it.
-
-// Package weir is the Go SDK for weir plugins: the event, emitter, config
-// and log types a plugin uses. A plugin registers itself with
+// Package weir is the Go SDK for weir plugins: the event, emitter, config,
+// keyed state and log types a plugin uses. A plugin registers itself with
 // transform.Export or validate.Export from an init function.
+//
+// # Keyed state
+//
+// A transform's input event has keyed state, small named values weir keeps
+// per key-by key for the stage, so that a plugin remembers what it has seen
+// of a key (a running count, the last value) without keeping anything
+// itself:
+//
+//	func (f *FirstPerKey) Transform(event *weir.Event, out *weir.Emitter) error {
+//		state := event.State()
+//		if _, seen := state.Get("seen"); !seen {
+//			state.Set("seen", []byte("1"))
+//			out.Keep()
+//		}
+//		return nil
+//	}
+//
+// event.State() reaches only that event's key in this stage. Get returns a
+// copy of the value and whether there is one; Set and SetWithTTL store one
+// (with a time-to-live, until the watermark passes the event's time plus
+// ttlMs, so expiry needs an [event_time]); Delete removes one. Changes count
+// only if the event is not rejected (Transform returns nil) and the call does
+// not trap; within a batch, events see the changes made before them, also
+// those of an event that was then rejected, so check an event before
+// changing state for it. The pipeline needs a [key_by].
+//
+// A component imports weir:plugin/state only if the plugin calls State
+// (Go's linker drops the imports otherwise), and weir opens a state store
+// only for such plugins. State on an event the plugin built panics; a
+// validator that calls it does not build, since the validate world has no
+// keyed state.
 package weir
 
 import (
@@ -22,6 +50,9 @@ type (
 	Emitter = core.Emitter
 	// Config is the stage's configuration: Get, Require, Lookup, Entries.
 	Config = core.Config
+	// State is the keyed state of an input event's key, from Event.State:
+	// Get, Set, SetWithTTL, Delete.
+	State = core.State
 )
 
 // NewConfig makes a Config from key/value pairs, for tests.

@@ -3,15 +3,24 @@
 //
 //     node sdk/js/build.js PLUGIN_DIR -o OUT.wasm [--wit WIT_DIR] [--build-dir DIR]
 //
-// PLUGIN_DIR holds weir-plugin.toml (`world = "transform"` or "validate"),
-// app.js (the module that exports `transformer` or `validator`) and
-// optionally package.json with its npm dependencies (run `npm install`
-// there first). The steps: bundle app.js, this SDK (imported as
-// "weir-sdk") and the dependencies into one module with rolldown, then
-// componentize-js, which generates the bindings for the world from wit/ and
-// wraps the module with the StarlingMonkey engine. Nothing is downloaded:
-// the ahead-of-time option (which fetches a tool) stays off. Each failing
-// step is named on one line after the tool's own output.
+// PLUGIN_DIR holds weir-plugin.toml (`world = "transform"` or "validate",
+// and `state = true` for a transform that uses keyed state), app.js (the
+// module that exports `transformer` or `validator`) and optionally
+// package.json with its npm dependencies (run `npm install` there first).
+// The steps: bundle app.js, this SDK (imported as "weir-sdk") and the
+// dependencies into one module with rolldown, then componentize-js, which
+// generates the bindings for the world from wit/ and wraps the module with
+// the StarlingMonkey engine. Nothing is downloaded: the ahead-of-time option
+// (which fetches a tool) stays off. Each failing step is named on one line
+// after the tool's own output.
+//
+// componentize-js makes a component import everything its world imports,
+// used or not, and weir opens a state store for every plugin that imports
+// `weir:plugin/state`. So a transform without `state = true` is built
+// against `transform` less that import (STATELESS_WORLD, added to the WIT
+// text given to componentize-js), and the SDK's state module is bound to
+// nothing (src/state-none.js instead of src/state-import.js). Its exports
+// are the same, so weir runs it as any transform.
 
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -19,6 +28,18 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+
+// The world a transform without keyed state is built against, added to
+// weir's WIT package.
+const STATELESS_WORLD = "transform-without-state";
+const STATELESS_WIT = `
+/// \`transform\` without keyed state, for a transform whose weir-plugin.toml
+/// does not say \`state = true\`. Added by sdk/js/build.js.
+world ${STATELESS_WORLD} {
+    import host;
+    export transformer;
+}
+`;
 
 function fail(step, err) {
   console.error(err && err.stack ? err.stack : String(err));
@@ -59,6 +80,19 @@ const world = /^\s*world\s*=\s*"([a-z-]+)"/m.exec(manifest)?.[1];
 if (world !== "transform" && world !== "validate") {
   fail("reading weir-plugin.toml", 'weir-plugin.toml: `world` must be "transform" or "validate"');
 }
+const stateLine = /^\s*state\s*=(.*)$/m.exec(manifest);
+const stateValue = stateLine ? stateLine[1].replace(/#.*/, "").trim() : "false";
+if (stateValue !== "true" && stateValue !== "false") {
+  fail("reading weir-plugin.toml", "weir-plugin.toml: `state` must be true or false");
+}
+const state = stateValue === "true";
+if (state && world !== "transform") {
+  fail(
+    "reading weir-plugin.toml",
+    'weir-plugin.toml: `state = true` needs `world = "transform"`: only transforms have keyed state',
+  );
+}
+const stateless = world === "transform" && !state;
 
 await mkdir(buildDir, { recursive: true });
 const bundlePath = join(buildDir, "bundle.js");
@@ -68,7 +102,12 @@ try {
     input: join(pluginDir, "app.js"),
     cwd: pluginDir,
     platform: "neutral",
-    resolve: { alias: { "weir-sdk": join(HERE, "src", "index.js") } },
+    resolve: {
+      alias: {
+        "weir-sdk": join(HERE, "src", "index.js"),
+        "weir-sdk-state-import": join(HERE, "src", state ? "state-import.js" : "state-none.js"),
+      },
+    },
     external: [/^weir:/, /^wasi:/],
     logLevel: "warn",
   });
@@ -90,6 +129,7 @@ try {
     : [wit];
   if (files.length !== 1) throw new Error(`${wit}: expected one .wit file, found ${files.length}`);
   witText = await readFile(files[0], "utf8");
+  if (stateless) witText += STATELESS_WIT;
 } catch (err) {
   fail("reading the WIT package", err);
 }
@@ -99,7 +139,7 @@ try {
   const { component } = await componentize({
     sourcePath: bundlePath,
     witWorld: witText,
-    worldName: world,
+    worldName: stateless ? STATELESS_WORLD : world,
     // No HTTP: plugins get no network. stdio stays for error messages.
     disableFeatures: ["http", "fetch-event"],
     // Libraries read `location.origin` at load time (@cfworker/json-schema

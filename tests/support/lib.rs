@@ -174,6 +174,7 @@ pub fn toml_string(text: &str) -> String {
 
 pub mod kafka;
 pub mod sdk;
+pub mod sequence;
 
 /// The text of a pipeline file that reads `in.jsonl`, runs `stages` (TOML
 /// `[[stage]]` tables), writes outputs to `out.jsonl` and dead letters to

@@ -6,7 +6,8 @@
 //! or stack, return output the host must refuse, or reach for the file
 //! system, the environment, the network or the wall clock. The integration
 //! tests check that the host survives each and dead-letters exactly the
-//! marked events.
+//! marked events. One behaviour, `unwrap`, only rewrites the value, for
+//! tests whose next stage must see values a `[key_by]` field cannot.
 //!
 //! With `count = "true"`, every event first counts the events of its key in
 //! weir's keyed state (a marked one too, before it misbehaves), and an
@@ -52,11 +53,17 @@ pub enum Behaviour {
     /// Refuses the event (`hostile: refused event {id}`), a plain
     /// rejection rather than a failure.
     Refuse,
+    /// Emits the event with the text of its string field `raw` as its value
+    /// (key, headers and time kept), or refuses it (`hostile: no string
+    /// field raw`): a keyed pipeline reads each value's key field, so only
+    /// a stage can hand the next one a value that is not a JSON object.
+    Unwrap,
 }
 
 /// The names accepted by `behaviour`, for the error message.
 const BEHAVIOURS: &str = "panic, unreachable, loop, memory, recursion, big-output, \
-                          bad-utf8-reason, bad-utf8-header, read-file, env, connect, clock, refuse";
+                          bad-utf8-reason, bad-utf8-header, read-file, env, connect, clock, refuse, \
+                          unwrap";
 
 impl Behaviour {
     /// Reads `behaviour` (and `bytes` for `big-output`) from the config.
@@ -85,6 +92,7 @@ impl Behaviour {
             "connect" => Behaviour::Connect,
             "clock" => Behaviour::Clock,
             "refuse" => Behaviour::Refuse,
+            "unwrap" => Behaviour::Unwrap,
             other => {
                 return Err(format!(
                     "config `behaviour`: unknown behaviour `{other}`, expected one of {BEHAVIOURS}"
@@ -99,6 +107,7 @@ pub struct Hostile {
     behaviour: Behaviour,
     mark: Path,
     id: Path,
+    raw: Path,
     count: bool,
 }
 
@@ -164,6 +173,12 @@ impl Hostile {
                 out.keep();
             }
             Behaviour::Clock => out.emit_value(clock_value()),
+            Behaviour::Unwrap => {
+                match json::find(event.value(), &self.raw).map(|r| r.map(json::scalar)) {
+                    Ok(Some(json::Scalar::String(text))) => out.emit_value(text.as_bytes()),
+                    _ => return Err("hostile: no string field raw".into()),
+                }
+            }
         }
         Ok(())
     }
@@ -241,6 +256,7 @@ impl Transform for Hostile {
         ));
         let mark = Path::parse("mark").map_err(|err| err.to_string())?;
         let id = Path::parse("id").map_err(|err| err.to_string())?;
+        let raw = Path::parse("raw").map_err(|err| err.to_string())?;
         let count = match config.get_or("count", "false") {
             "true" => true,
             "false" => false,
@@ -254,6 +270,7 @@ impl Transform for Hostile {
             behaviour,
             mark,
             id,
+            raw,
             count,
         })
     }
@@ -381,6 +398,22 @@ mod tests {
         assert_eq!(
             testing::transform(&mut plugin, &marked(1)).unwrap_err(),
             "malformed input frame: header name is not utf-8"
+        );
+    }
+
+    #[test]
+    fn unwraps_the_raw_field() {
+        let mut plugin = hostile(&[("behaviour", "unwrap")]).unwrap();
+        let event = OwnedEvent::new(r#"{"mark":true,"raw":" [1,\"\\u00e9\"]"}"#).with_key("k");
+        let emitted = testing::transform(&mut plugin, &event).unwrap();
+        let [Emitted::Event(out)] = emitted.as_slice() else {
+            panic!("{emitted:?}")
+        };
+        assert_eq!(out.value, br#" [1,"\u00e9"]"#);
+        assert_eq!(out.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(
+            testing::transform(&mut plugin, &marked(1)).unwrap_err(),
+            "hostile: no string field raw"
         );
     }
 

@@ -1,6 +1,3 @@
-/* FIXME: keyed state (weir:plugin/state, Event::state in the Rust SDK) has no
- * C helper yet; the Rust SDK is the only one that offers it. */
-
 /* weir-sdk for C: write a weir plugin as a few plain C functions.
  *
  * A transform defines
@@ -12,7 +9,8 @@
  * and the SDK (src/weir.c over `wit-bindgen c` bindings) does the rest: it
  * unpacks weir's packed batches into one weir_event at a time and packs what
  * the plugin emits. An init that returns false (after weir_error_set) stops
- * the pipeline at start with the message. */
+ * the pipeline at start with the message. A transform also has keyed state
+ * (weir_state_get and the others below). */
 #ifndef WEIR_H
 #define WEIR_H
 
@@ -76,6 +74,47 @@ void weir_emit(weir_emitter *out, const weir_event *event);
  * emitted is discarded. The last call wins. */
 void weir_reject(weir_emitter *out, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Keyed state (transforms only): small named values weir keeps per key-by
+ * key for the stage, so that a plugin remembers what it has seen of a key (a
+ * running count, the last value) without keeping anything itself:
+ *
+ *     weir_bytes seen;
+ *     if (!weir_state_get(event, "seen", &seen)) {
+ *       weir_state_set(event, "seen", "1", 1);
+ *       weir_keep(out);
+ *     }
+ *
+ * Each function takes the event weir_transform received (any other pointer
+ * panics) and reaches only that event's key in this stage; names are
+ * NUL-terminated UTF-8. Changes count only if the event is not rejected
+ * (weir_reject) and the call does not trap; within a batch, events see the
+ * changes made before them, also those of an event that was then rejected,
+ * so check an event before changing state for it. The pipeline needs a
+ * [key_by]. A component imports weir:plugin/state only if the plugin calls
+ * one of these functions (the linker drops the import otherwise), and weir
+ * opens a state store only for such plugins; in a validator they do not
+ * compile (the validate world has no keyed state). */
+#if defined(WEIR_WORLD_VALIDATE)
+#define WEIR_TRANSFORM_ONLY \
+  __attribute__((unavailable("keyed state is only for transforms: the validate world has none")))
+#else
+#define WEIR_TRANSFORM_ONLY
+#endif
+/* The value stored under name: true and *value set (valid until
+ * weir_transform returns; copy what you keep), or false and *value empty
+ * when there is none. */
+bool weir_state_get(const weir_event *event, const char *name, weir_bytes *value) WEIR_TRANSFORM_ONLY;
+/* Stores len bytes at value under name (copied). */
+void weir_state_set(const weir_event *event, const char *name, const void *value, size_t len)
+    WEIR_TRANSFORM_ONLY;
+/* Stores len bytes at value under name until the pipeline's watermark
+ * passes the event's time plus ttl_ms milliseconds (expiry needs an
+ * [event_time]). */
+void weir_state_set_ttl(const weir_event *event, const char *name, const void *value, size_t len,
+                        uint64_t ttl_ms) WEIR_TRANSFORM_ONLY;
+/* Deletes the value stored under name (nothing when there is none). */
+void weir_state_delete(const weir_event *event, const char *name) WEIR_TRANSFORM_ONLY;
 
 /* Writes a line to weir's log (rate limited per stage). */
 typedef enum { WEIR_TRACE, WEIR_DEBUG, WEIR_INFO, WEIR_WARN, WEIR_ERROR } weir_level;

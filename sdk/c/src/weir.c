@@ -277,6 +277,88 @@ void weir_reject(weir_emitter *out, const char *format, ...) {
   va_end(args);
 }
 
+/* ---- keyed state ---- */
+
+/* The input event weir_transform is running for, and its index in the
+ * batch, which keyed state names it by; NULL outside weir_transform. */
+static const weir_event *state_event;
+static uint32_t state_index;
+
+#if defined(WEIR_WORLD_TRANSFORM)
+
+/* Values weir_state_get returned for the current event, freed when
+ * weir_transform returns. */
+static uint8_t **state_values;
+static size_t state_values_len, state_values_cap;
+
+static void state_release(void) {
+  for (size_t i = 0; i < state_values_len; i++) free(state_values[i]);
+  state_values_len = 0;
+}
+
+static uint32_t state_index_of(const weir_event *event, const char *function) {
+  if (state_event == NULL)
+    WEIR_PANIC("%s: keyed state is only available in weir_transform", function);
+  if (event != state_event)
+    WEIR_PANIC("%s: not the event weir_transform received (keyed state takes that pointer)",
+               function);
+  return state_index;
+}
+
+static transform_string_t state_name(const char *name) {
+  return (transform_string_t){(uint8_t *)name, strlen(name)};
+}
+
+bool weir_state_get(const weir_event *event, const char *name, weir_bytes *value) {
+  uint32_t index = state_index_of(event, "weir_state_get");
+  transform_string_t n = state_name(name);
+  transform_list_u8_t found;
+  if (!weir_plugin_state_get(index, &n, &found)) {
+    *value = (weir_bytes){NULL, 0};
+    return false;
+  }
+  /* An empty list is not allocated (cabi_realloc answers a size of 0 with
+   * the alignment), so there is nothing to free. */
+  if (found.len > 0) {
+    if (state_values_len == state_values_cap) {
+      state_values_cap = state_values_cap ? 2 * state_values_cap : 8;
+      state_values = xrealloc(state_values, state_values_cap * sizeof *state_values);
+    }
+    state_values[state_values_len++] = found.ptr;
+  }
+  *value = (weir_bytes){found.len > 0 ? found.ptr : NULL, found.len};
+  return true;
+}
+
+static void state_set(const weir_event *event, const char *name, const void *value, size_t len,
+                      uint64_t *ttl_ms, const char *function) {
+  uint32_t index = state_index_of(event, function);
+  transform_string_t n = state_name(name);
+  transform_list_u8_t v = {(uint8_t *)value, len};
+  weir_plugin_state_set(index, &n, &v, ttl_ms);
+}
+
+void weir_state_set(const weir_event *event, const char *name, const void *value, size_t len) {
+  state_set(event, name, value, len, NULL, "weir_state_set");
+}
+
+void weir_state_set_ttl(const weir_event *event, const char *name, const void *value, size_t len,
+                        uint64_t ttl_ms) {
+  state_set(event, name, value, len, &ttl_ms, "weir_state_set_ttl");
+}
+
+void weir_state_delete(const weir_event *event, const char *name) {
+  uint32_t index = state_index_of(event, "weir_state_delete");
+  transform_string_t n = state_name(name);
+  weir_plugin_state_delete(index, &n);
+}
+
+#else
+
+static void state_release(void) {}
+
+#endif
+
 /* Runs each event of input through fn, collecting outputs and rejections. */
 static void run_batch(wit_batch_t *input, output *o, bool transform,
                       void (*fn)(const weir_event *, weir_emitter *)) {
@@ -287,7 +369,13 @@ static void run_batch(wit_batch_t *input, output *o, bool transform,
     if (end < start || end > input->frames.len) WEIR_PANIC("malformed batch from weir");
     weir_event event = decode(input->frames.ptr + start, end - start);
     weir_emitter e = {o, &event, (uint32_t)i, transform, NULL, o->frames_len, o->count};
+    if (transform) {
+      state_event = &event;
+      state_index = (uint32_t)i;
+    }
     fn(&event, &e);
+    state_event = NULL;
+    state_release();
     if (e.rejection != NULL) {
       o->frames_len = e.frames_mark;
       o->count = e.count_mark;

@@ -54,7 +54,7 @@ func transformExport(framesPtr, framesLen, endsPtr, endsLen uint32) uint32 {
 	batch := core.ReadBatch(framesPtr, framesLen, endsPtr, endsLen)
 	var out core.Output
 	for i := range batch.Len() {
-		event := core.Decode(batch.Frame(i))
+		event := core.DecodeInput(batch.Frame(i), i)
 		if err := instance.Transform(&event, out.Begin(i, &event)); err != nil {
 			out.Reject(i, err.Error())
 		}

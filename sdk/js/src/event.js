@@ -1,5 +1,7 @@
 // The event a plugin sees, and the errors a plugin raises.
 
+import { KeyedState, StateError } from "./state.js";
+
 const encoder = new TextEncoder();
 
 /** Bytes from a Uint8Array or a string (UTF-8). */
@@ -11,7 +13,8 @@ export function toBytes(value) {
  * One event: `value` and `key` (Uint8Array; `key` is null when there is
  * none), `headers` ([name, Uint8Array] pairs) and `time` (a BigInt,
  * milliseconds since the Unix epoch). Build one to emit it:
- * `new Event('{"a":1}', { key: "k" })`.
+ * `new Event('{"a":1}', { key: "k" })`. A transform's input event also has
+ * `state`, its key's keyed state (state.js).
  */
 export class Event {
   constructor(value, { key = null, headers = [], time = 0n } = {}) {
@@ -22,6 +25,22 @@ export class Event {
     // The encoded time, key and headers of an input event, reused when a
     // transform replaces only the value.
     this._prefix = null;
+    // The index of an input event in its batch, which keyed state names it
+    // by; null for events built by the plugin and a validator's.
+    this._index = null;
+  }
+
+  /**
+   * The keyed state of this event's key in this stage (a KeyedState: `get`,
+   * `set`, `delete`). Only a transform's input events have one.
+   */
+  get state() {
+    if (this._index === null) {
+      throw new StateError(
+        "keyed state belongs to the input events of a transform; this event was built by the plugin or given to a validator",
+      );
+    }
+    return new KeyedState(this._index, this.key);
   }
 
   /** The event value as text. */

@@ -12,8 +12,11 @@ const NO_KEY = 0xffffffff;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
-/** Decodes the frame `data[start, end)` into an Event; throws FrameError. */
-export function decode(data, start, end) {
+/**
+ * Decodes the frame `data[start, end)` into an Event; throws FrameError. A
+ * transform passes the frame's `index` in the batch, for keyed state.
+ */
+export function decode(data, start, end, index = null) {
   if (end < start || end > data.length) throw new FrameError("frame end lies outside the batch");
   if (end - start < 8) throw new FrameError("truncated event time");
   if (end - start < 12) throw new FrameError("truncated key length");
@@ -45,6 +48,7 @@ export function decode(data, start, end) {
   }
   const event = new Event(data.subarray(at, end), { key, headers, time });
   event._prefix = data.subarray(start, at);
+  event._index = index;
   return event;
 }
 

@@ -1,5 +1,3 @@
-// FIXME: keyed state (`weir:plugin/state`, `Event::state` in the Rust SDK)
-// has no JavaScript helper yet; the Rust SDK is the only one that offers it.
 // Write weir plugins in JavaScript.
 //
 // A plugin is a class: a transform (`transform(event, out)`: an event in,
@@ -17,14 +15,26 @@
 //     export const transformer = exportTransform(Upper);
 //
 // The component exports the interface named by the `export const`
-// (`transformer` or `validator`). Keyed state is not part of weir's contract
-// yet, so the SDK has none.
+// (`transformer` or `validator`).
+//
+// A transform's input event has `event.state`, the keyed state of its key
+// (`get(name)`, `set(name, value, { ttlMs })`, `delete(name)`; see
+// state.js). A plugin that uses it says `state = true` in its
+// weir-plugin.toml.
 
 import * as log from "./log.js";
 import * as json from "./json.js";
 import { Slot, transformBatch, validateBatch, panicLine, Emitter } from "./run.js";
+import { bindState } from "./state.js";
+// build.js points this at state-import.js (which re-exports the component's
+// `weir:plugin/state` import) for a plugin built with `state = true`, and at
+// state-none.js otherwise.
+import { imported as stateImport } from "weir-sdk-state-import";
+
+bindState(stateImport);
 
 export { Config, ConfigError, Event, FrameError, Reject } from "./event.js";
+export { KeyedState, StateError } from "./state.js";
 export { Emitter, json, log };
 
 /**

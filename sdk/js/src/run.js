@@ -70,7 +70,7 @@ export function transformBatch(slot, data, ends) {
     }
     let event;
     try {
-      event = decode(data, frameStart, end);
+      event = decode(data, frameStart, end, index);
     } catch (err) {
       if (!(err instanceof FrameError)) throw err;
       errors.push([index, err.message]);

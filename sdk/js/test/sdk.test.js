@@ -8,6 +8,7 @@ import { Event, FrameError, Reject } from "../src/event.js";
 import { decode, encode, Buffer } from "../src/frame.js";
 import { Slot, transformBatch } from "../src/run.js";
 import * as json from "../src/json.js";
+import { StateError, bindMemoryState, bindState, clearMemoryState, NOT_BUILT_WITH_STATE } from "../src/state.js";
 
 function batch(events) {
   const out = new Buffer();
@@ -64,4 +65,80 @@ test("finds raw fields like weir-json", () => {
   assert.equal(text(json.find(value, "n")), "1e3");
   assert.throws(() => json.find(new TextEncoder().encode('{"a": NaN}'), "a"), json.JsonError);
   assert.throws(() => new json.Path("a..b"), new json.PathError("empty segment in field path `a..b`"));
+});
+
+// Numbers each key's events in keyed state; refuses "bad" after counting.
+class Counter {
+  transform(event, out) {
+    const state = event.state;
+    const stored = state.get("n");
+    const n = (stored === null ? 0 : Number(new TextDecoder().decode(stored))) + 1;
+    state.set("n", String(n), { ttlMs: 5 });
+    if (event.text() === "bad") throw new Reject("bad");
+    if (event.text() === "reset") state.delete("n");
+    out.emitValue(String(n));
+  }
+}
+
+test("keyed state is per key and named by the event's index", () => {
+  clearMemoryState();
+  const slot = new Slot(Counter, (err) => { throw err; });
+  assert.equal(slot.init([]), null);
+  const events = [["a", "x"], ["b", "x"], ["a", "reset"], ["a", "x"], ["a", "bad"]].map(
+    ([key, value]) => new Event(value, { key }),
+  );
+  const [data, ends] = batch(events);
+  const { output, errors } = transformBatch(slot, data, ends);
+  const frames = output.frames.view();
+  const values = output.ends.map((end, i) => decode(frames, i === 0 ? 0 : output.ends[i - 1], end).text());
+  assert.deepEqual(values, ["1", "1", "2", "1"]);
+  assert.deepEqual(errors, [[4, "bad"]]);
+  assert.equal(decode(data, 0, ends[0], 7).state.index, 7);
+  // Outside a component a refused event's changes stay (state.js says so).
+  assert.equal(new TextDecoder().decode(decode(data, 0, ends[0], 0).state.get("n")), "2");
+  clearMemoryState();
+  assert.equal(decode(data, 0, ends[0], 0).state.get("n"), null);
+});
+
+test("keyed state refuses events without an index and bad arguments", () => {
+  assert.throws(() => new Event("{}").state, StateError);
+  const [data, ends] = batch([new Event("", { key: "k" })]);
+  assert.throws(() => decode(data, 0, ends[0]).state, /given to a validator/);
+  const state = decode(data, 0, ends[0], 0).state;
+  assert.throws(() => state.get(1), new TypeError("state name must be a string, not number"));
+  assert.throws(() => state.set("n", 1), new TypeError("state value for `n` must be a Uint8Array or a string"));
+  assert.throws(() => state.set("n", "1", { ttlMs: 1.5 }), new TypeError("ttlMs must be a whole number, got 1.5"));
+  assert.throws(() => state.set("n", "1", { ttlMs: -1 }), new RangeError("ttlMs must be between 0 and 2^64-1, got -1"));
+  state.set("n", new Uint8Array([1, 2]), { ttlMs: (1n << 64n) - 1n });
+  assert.deepEqual([...state.get("n")], [1, 2]);
+  state.delete("n");
+  state.delete("n");
+  assert.equal(state.get("n"), null);
+});
+
+test("keyed state calls the import with the event's index, or says it was not built in", () => {
+  const calls = [];
+  bindState({
+    get: (...args) => (calls.push(["get", ...args]), undefined),
+    set: (...args) => calls.push(["set", ...args]),
+    delete: (...args) => calls.push(["delete", ...args]),
+  });
+  try {
+    const [data, ends] = batch([new Event("a"), new Event("b")]);
+    const state = decode(data, ends[0], ends[1], 1).state;
+    assert.equal(state.get("n"), null);
+    state.set("n", "v");
+    state.set("n", "v", { ttlMs: 3 });
+    state.delete("n");
+    assert.deepEqual(calls, [
+      ["get", 1, "n"],
+      ["set", 1, "n", new TextEncoder().encode("v"), undefined],
+      ["set", 1, "n", new TextEncoder().encode("v"), 3n],
+      ["delete", 1, "n"],
+    ]);
+    bindState(null);
+    assert.throws(() => state.get("n"), new StateError(NOT_BUILT_WITH_STATE));
+  } finally {
+    bindMemoryState();
+  }
 });

@@ -81,3 +81,59 @@ def test_finds_raw_fields_like_weir_json():
         json.find(b'{"a": NaN}', "a")
     with pytest.raises(json.PathError, match="empty segment in field path `a..b`"):
         json.Path("a..b")
+
+
+class Counter(weir.Transform):
+    """Numbers each key's events in keyed state; refuses `bad` after counting."""
+
+    def transform(self, event, out):
+        state = event.state
+        n = int(state.get("n") or b"0") + 1
+        state.set("n", str(n), ttl_ms=5)
+        if event.value == b"bad":
+            raise weir.Reject("bad")
+        if event.value == b"reset":
+            state.delete("n")
+        out.emit_value(b"%d" % n)
+
+
+def test_keyed_state_is_per_key_and_named_by_the_event_index():
+    weir.state.clear()
+    events = [weir.Event(v, key=k) for k, v in [(b"a", b"x"), (b"b", b"x"), (b"a", b"reset"), (b"a", b"x"), (b"a", b"bad")]]
+    data, ends = batch(events)
+    output, errors = weir.transform_batch(Counter(None), data, ends)
+    values = [_frame.decode(bytes(output.frames), s, e).value for _, s, e in _frame.frames(bytes(output.frames), output.ends)]
+    assert values == [b"1", b"1", b"2", b"1"]
+    assert errors == [(4, "bad")]
+    assert output.origins == [0, 1, 2, 3]
+    # Outside a component a refused event's changes stay (the module says so).
+    assert weir.Event(b"", key=b"a", _index=0).state.get("n") == b"2"
+    assert _frame.decode(data, 0, ends[0], 7).state._index == 7
+    weir.state.clear()
+    assert weir.Event(b"", key=b"a", _index=0).state.get("n") is None
+
+
+def test_keyed_state_refuses_events_without_an_index_and_bad_arguments():
+    with pytest.raises(weir.StateError, match="input events of a transform"):
+        weir.Event(b"{}").state
+    state = weir.Event(b"", key=b"k", _index=0).state
+    with pytest.raises(TypeError, match="state name must be a str, not bytes"):
+        state.get(b"n")
+    with pytest.raises(TypeError, match="state value for `n` must be bytes or str, not int"):
+        state.set("n", 1)
+    with pytest.raises(TypeError, match="ttl_ms must be an int, not float"):
+        state.set("n", b"1", ttl_ms=1.5)
+    with pytest.raises(ValueError, match="ttl_ms must be between 0 and 2\\*\\*64-1, got -1"):
+        state.set("n", b"1", ttl_ms=-1)
+    state.set("n", bytearray(b"v"), ttl_ms=(1 << 64) - 1)
+    assert state.get("n") == b"v"
+    state.delete("n")
+    state.delete("n")
+    assert state.get("n") is None
+
+
+def test_a_validator_event_has_no_keyed_state():
+    # validate_batch decodes without an index, as a validator has no state.
+    data, ends = batch([weir.Event(b"x", key=b"k")])
+    with pytest.raises(weir.StateError, match="given to a validator"):
+        _frame.decode(data, 0, ends[0]).state

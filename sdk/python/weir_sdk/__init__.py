@@ -1,8 +1,5 @@
 """Write weir plugins in Python.
 
-FIXME: keyed state (`weir:plugin/state`, `Event::state` in the Rust SDK) has
-no Python helper yet; the Rust SDK is the only one that offers it.
-
 A plugin is a class: a :class:`Transform` (an event in, zero or more out) or
 a :class:`Validator` (pass or reject each event). The SDK hides the component
 bindings and weir's packed batch layout; the plugin sees one
@@ -21,15 +18,20 @@ bindings and weir's packed batch layout; the plugin sees one
 
 ``componentize-py`` looks for the class named after the exported interface
 (``Transformer`` or ``Validator``) in the app module; the ``export_*``
-functions build it. Keyed state is not part of weir's contract yet, so the
-SDK has none.
+functions build it.
+
+A transform's input event has ``event.state``, the keyed state of its key
+(``get(name)``, ``set(name, value, ttl_ms=None)``, ``delete(name)``); see
+:mod:`weir_sdk.state`. A plugin that uses it says ``state = true`` in its
+``weir-plugin.toml``.
 """
 
-from . import json, log
+from . import json, log, state
 from ._run import Slot, transform_batch, validate_batch
 from .config import Config, ConfigError
 from .emit import Emitter, Reject
 from .event import Event, FrameError
+from .state import StateError
 
 __all__ = [
     "Config",
@@ -38,12 +40,14 @@ __all__ = [
     "Event",
     "FrameError",
     "Reject",
+    "StateError",
     "Transform",
     "Validator",
     "export_transform",
     "export_validator",
     "json",
     "log",
+    "state",
 ]
 
 

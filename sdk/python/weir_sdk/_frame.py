@@ -25,8 +25,9 @@ def frames(data, ends):
         start = max(start, end)
 
 
-def decode(data, start, end):
-    """Decodes the frame ``data[start:end]`` into an :class:`Event`.
+def decode(data, start, end, index=None):
+    """Decodes the frame ``data[start:end]`` into an :class:`Event`; a
+    transform passes the frame's ``index`` in the batch, for keyed state.
 
     Raises :class:`FrameError` when the frame is malformed.
     """
@@ -56,7 +57,7 @@ def decode(data, start, end):
             headers.append((name.decode("utf-8"), value))
         except UnicodeDecodeError:
             raise FrameError("header name is not utf-8") from None
-    return Event(data[at:end], key=key, headers=headers, time=time, _prefix=data[start:at])
+    return Event(data[at:end], key=key, headers=headers, time=time, _prefix=data[start:at], _index=index)
 
 
 def _sized(data, at, end):

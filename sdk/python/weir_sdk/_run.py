@@ -43,7 +43,7 @@ def transform_batch(plugin, data, ends):
             errors.append((index, NOT_INITIALISED))
             continue
         try:
-            event = _frame.decode(data, start, end)
+            event = _frame.decode(data, start, end, index)
         except FrameError as err:
             errors.append((index, str(err)))
             continue

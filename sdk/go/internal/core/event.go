@@ -22,6 +22,11 @@ type Event struct {
 	Key     []byte
 	Headers []Header
 	Value   []byte
+
+	// slot is one more than the event's index in its input batch, which
+	// keyed state names it by; 0 for events the plugin builds and a
+	// validator's.
+	slot uint32
 }
 
 // Header returns the value of the first header called name.
@@ -55,6 +60,14 @@ func (b Batch) Frame(i int) []byte {
 		start = b.ends[i-1]
 	}
 	return b.frames[start:b.ends[i]]
+}
+
+// DecodeInput unpacks frame index of a transform's input batch: an event
+// with keyed state (Event.State).
+func DecodeInput(frame []byte, index int) Event {
+	e := Decode(frame)
+	e.slot = uint32(index) + 1
+	return e
 }
 
 // Decode unpacks a frame; a malformed frame is weir's bug and panics.
