@@ -52,6 +52,18 @@ impl Broker {
         self.script(&["topic", topic, &partitions.to_string()]);
     }
 
+    /// Creates `topic` with `partitions` partitions whose records the broker
+    /// stamps with the time it appended them.
+    pub fn append_time_topic(&self, topic: &str, partitions: u32) {
+        self.script(&[
+            "topic",
+            topic,
+            &partitions.to_string(),
+            "--config",
+            "message.timestamp.type=LogAppendTime",
+        ]);
+    }
+
     /// Kills the broker (SIGTERM) and starts it again on the same ports
     /// with the same data.
     pub fn restart(&self) {
@@ -186,6 +198,8 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[Outgoing<'_>]) -> Vec<(i
 pub struct Incoming {
     pub partition: i32,
     pub offset: i64,
+    /// The record's timestamp (ms since the epoch), if it has one.
+    pub timestamp: Option<i64>,
     pub key: Option<Vec<u8>>,
     pub value: Vec<u8>,
     pub headers: Vec<(String, Vec<u8>)>,
@@ -282,6 +296,7 @@ pub fn read_all(bootstrap: &str, topic: &str) -> Vec<Incoming> {
         records.push(Incoming {
             partition: message.partition(),
             offset: message.offset(),
+            timestamp: message.timestamp().to_millis(),
             key: message.key().map(<[u8]>::to_vec),
             value: message.payload().unwrap_or_default().to_vec(),
             headers: message.headers().map_or_else(Vec::new, |headers| {
