@@ -25,14 +25,19 @@ const OUTPUT_WAIT: Duration = Duration::from_secs(90);
 type Case = fn(&Broker);
 
 fn main() {
-    let cases: [(&str, Case); 4] = [
+    let cases: [(&str, Case); 6] = [
         ("end_to_end_outputs_are_exactly_the_reference", end_to_end),
         ("two_processes_split_a_group_and_hand_over", two_processes),
-        ("a_broker_restart_mid_run_loses_nothing", broker_restart),
+        (
+            "a_broker_down_at_start_and_mid_run_loses_nothing",
+            broker_restart,
+        ),
         (
             "poison_records_reach_the_dlq_topic_with_headers",
             poison_records,
         ),
+        ("a_header_chooses_the_output_topic", topic_header),
+        ("a_slow_stage_pauses_the_partitions", backpressure),
     ];
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -374,7 +379,16 @@ fn broker_restart(broker: &Broker) {
         &pass_through(broker, "restarted", "restart-in", "restart-out"),
     );
     let records = numbered("r", 10000, 2);
+
+    // Down when weir starts: it reports the failures and keeps trying.
+    broker.pause();
     let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    assert!(
+        weir.wait_for_log("kafka client error", Duration::from_secs(30)),
+        "{}",
+        weir.stderr()
+    );
+    broker.resume();
     assert!(
         weir.wait_for_log("kafka partitions assigned", Duration::from_secs(60)),
         "{}",
@@ -517,4 +531,126 @@ config = {{ behaviour = "panic" }}
     assert_eq!(record["event"]["value"]["id"], "bad-2");
     assert_eq!(record["event"]["headers"]["trace"], "t-1");
     assert_eq!(dead[1].key.as_deref(), Some(&b"k"[..]));
+}
+
+fn topic_header(broker: &Broker) {
+    broker.topic("route-in", 1);
+    broker.topic("route-default", 1);
+    broker.topic("route-eu", 1);
+    let scratch = Scratch::new();
+    let pipeline = format!(
+        "[pipeline]\nname = \"routed\"\n{}{}topic_header = \"route\"\n",
+        kafka_source(broker, "route-in", "routed"),
+        kafka_sink(broker, "[[sink]]", "route-default"),
+    );
+    scratch.write("pipeline.toml", &pipeline);
+    type Headers<'a> = &'a [(&'a str, &'a [u8])];
+    let records: Vec<(&[u8], Headers<'_>)> = vec![
+        (br#"{"n":0}"#, &[("trace", b"t-0")]),
+        (br#"{"n":1}"#, &[("route", b"route-eu"), ("trace", b"t-1")]),
+        (br#"{"n":2}"#, &[]),
+        (br#"{"n":3}"#, &[("route", b"route-eu")]),
+    ];
+    let outgoing: Vec<Outgoing<'_>> = records
+        .iter()
+        .map(|(value, headers)| Outgoing {
+            headers,
+            ..Outgoing::value(value)
+        })
+        .collect();
+    produce(&broker.bootstrap, "route-in", &outgoing);
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    assert!(wait_for(&broker.bootstrap, "route-eu", 2, OUTPUT_WAIT) >= 2);
+    assert!(wait_for(&broker.bootstrap, "route-default", 2, OUTPUT_WAIT) >= 2);
+    weir.stop();
+
+    let summary = |topic: &str| -> Vec<(String, Vec<(String, String)>)> {
+        read_all(&broker.bootstrap, topic)
+            .iter()
+            .map(|r| {
+                let headers = r
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+                    .collect();
+                (r.text(), headers)
+            })
+            .collect()
+    };
+    let header = |n: &str, v: &str| vec![(n.to_string(), v.to_string())];
+    // The routing header is not written; the others are.
+    assert_eq!(
+        summary("route-default"),
+        [
+            (r#"{"n":0}"#.to_string(), header("trace", "t-0")),
+            (r#"{"n":2}"#.to_string(), vec![]),
+        ]
+    );
+    assert_eq!(
+        summary("route-eu"),
+        [
+            (r#"{"n":1}"#.to_string(), header("trace", "t-1")),
+            (r#"{"n":3}"#.to_string(), vec![]),
+        ]
+    );
+}
+
+fn backpressure(broker: &Broker) {
+    broker.topic("slow-in", 1);
+    broker.topic("slow-out", 1);
+    broker.topic("slow-dlq", 1);
+    let scratch = Scratch::new();
+    // One small batch at a time in flight, and a stage that takes seconds
+    // over a marked event (it loops until its 400 ms timeout, and the batch
+    // is bisected around it): the source must stop reading and pause, and
+    // still lose nothing.
+    let pipeline = format!(
+        r#"[pipeline]
+name = "slow"
+batch_size = 8
+channel_capacity = 1
+{}
+[[stage]]
+name = "slow"
+plugin = {}
+config = {{ behaviour = "loop" }}
+limits = {{ timeout_ms = 400 }}
+{}{}"#,
+        kafka_source(broker, "slow-in", "slow"),
+        toml_path(&plugin("hostile")),
+        kafka_sink(broker, "[[sink]]", "slow-out"),
+        kafka_sink(broker, "[dead_letter]", "slow-dlq"),
+    );
+    scratch.write("pipeline.toml", &pipeline);
+    let values: Vec<String> = (0..200)
+        .map(|i| format!(r#"{{"id":{i},"mark":{}}}"#, i % 50 == 7))
+        .collect();
+    let outgoing: Vec<Outgoing<'_>> = values
+        .iter()
+        .map(|v| Outgoing::value(v.as_bytes()))
+        .collect();
+    produce(&broker.bootstrap, "slow-in", &outgoing);
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    assert!(wait_for(&broker.bootstrap, "slow-dlq", 4, OUTPUT_WAIT) >= 4);
+    assert!(wait_for(&broker.bootstrap, "slow-out", 196, OUTPUT_WAIT) >= 196);
+    let stderr = weir.stop();
+    assert!(
+        stderr.contains("workers behind: kafka partitions paused"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("workers caught up: kafka partitions resumed"),
+        "{stderr}"
+    );
+    let out: Vec<String> = read_all(&broker.bootstrap, "slow-out")
+        .iter()
+        .map(|r| r.text())
+        .collect();
+    let expected: Vec<&String> = values.iter().filter(|v| v.ends_with("false}")).collect();
+    assert_eq!(out.iter().collect::<Vec<_>>(), expected);
+    let dead: Vec<String> = read_all(&broker.bootstrap, "slow-dlq")
+        .iter()
+        .map(|r| r.header("weir.error.kind").unwrap_or_default())
+        .collect();
+    assert_eq!(dead, ["timeout"; 4]);
 }

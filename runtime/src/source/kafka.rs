@@ -280,7 +280,7 @@ impl KafkaSource {
     fn wait_for_workers(
         &mut self,
         out: &mut dyn Emit,
-        batch: &mut Vec<Event>,
+        batch: &mut VecDeque<Event>,
     ) -> Result<(), SourceError> {
         let since = Instant::now();
         let mut paused_at = None;
@@ -294,7 +294,11 @@ impl KafkaSource {
                 // Partitions assigned while paused are paused too.
                 if paused_at.is_none() {
                     self.context().log.metrics.kafka_paused(&self.name);
-                    tracing::debug!(source = %self.name, "workers behind, partitions paused");
+                    tracing::info!(
+                        source = %self.name,
+                        behind_ms = since.elapsed().as_millis() as u64,
+                        "workers behind: kafka partitions paused"
+                    );
                 }
                 self.set_paused(true);
                 paused_at = Some(rebalances);
@@ -305,13 +309,20 @@ impl KafkaSource {
                 batch.retain(|e| !revoked.contains(&partition_of(e)));
             }
             match polled {
-                Some(Ok(message)) => batch.push(to_event(&self.name, &mut self.topics, &message)),
+                Some(Ok(message)) => {
+                    batch.push_back(to_event(&self.name, &mut self.topics, &message));
+                }
                 Some(Err(error)) => self.consume_error(error)?,
                 None => {}
             }
         }
         if paused_at.is_some() {
             self.set_paused(false);
+            tracing::info!(
+                source = %self.name,
+                behind_ms = since.elapsed().as_millis() as u64,
+                "workers caught up: kafka partitions resumed"
+            );
         }
         Ok(())
     }
@@ -375,42 +386,19 @@ impl Source for KafkaSource {
             if out.stopping() {
                 break Ok(());
             }
-            if out.congested()
-                && let Err(error) = self.wait_for_workers(out, &mut batch)
-            {
-                break Err(error);
-            }
             if let Err(error) = self.gather(&mut batch) {
                 break Err(error);
             }
-            let mut stopped = false;
-            if !batch.is_empty() {
-                let mut state_offsets = Vec::with_capacity(8);
-                for event in batch.drain(..) {
-                    let at = (partition_of(&event), event.position.offset as i64);
-                    if out.emit(event).is_err() {
-                        stopped = true;
-                        break;
-                    }
-                    match state_offsets.last_mut() {
-                        Some((p, o)) if *p == at.0 => *o = at.1,
-                        _ => state_offsets.push(at),
-                    }
-                }
-                let mut state = self.context().lock();
-                for (partition, offset) in state_offsets {
-                    state.offsets.emitted(partition, offset);
-                }
-                drop(state);
-                if stopped {
+            if batch.is_empty() {
+                if out.flush().is_err() {
                     break Ok(());
                 }
-                match out.mark() {
-                    Ok(token) => self.context().lock().offsets.marked(token),
-                    Err(Stopped) => break Ok(()),
+            } else {
+                match self.pass_on(out, &mut batch) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(()),
+                    Err(error) => break Err(error),
                 }
-            } else if out.flush().is_err() {
-                break Ok(());
             }
             if last_commit.elapsed() >= self.commit_interval {
                 self.commit(&acks, CommitMode::Async);
@@ -419,6 +407,48 @@ impl Source for KafkaSource {
         };
         self.finish(out, &acks);
         result
+    }
+}
+
+impl KafkaSource {
+    /// Emits `batch` and marks it; returns false once the pipeline stops.
+    /// Before each event it looks whether the workers are behind, and if
+    /// so marks what it emitted (so that a rebalance while it waits can
+    /// commit it) and waits.
+    fn pass_on(&mut self, out: &mut dyn Emit, batch: &mut Vec<Event>) -> Result<bool, SourceError> {
+        let mut pending: VecDeque<Event> = batch.drain(..).collect();
+        let mut unmarked = false;
+        while let Some(event) = pending.pop_front() {
+            if out.congested() {
+                pending.push_front(event);
+                if std::mem::take(&mut unmarked) && !self.mark(out) {
+                    return Ok(false);
+                }
+                self.wait_for_workers(out, &mut pending)?;
+                if out.stopping() {
+                    return Ok(false);
+                }
+                continue;
+            }
+            let (partition, offset) = (partition_of(&event), event.position.offset as i64);
+            if out.emit(event).is_err() {
+                return Ok(false);
+            }
+            self.context().lock().offsets.emitted(partition, offset);
+            unmarked = true;
+        }
+        Ok(!unmarked || self.mark(out))
+    }
+
+    /// Marks what was emitted; false once the pipeline stops.
+    fn mark(&self, out: &mut dyn Emit) -> bool {
+        match out.mark() {
+            Ok(token) => {
+                self.context().lock().offsets.marked(token);
+                true
+            }
+            Err(Stopped) => false,
+        }
     }
 }
 
