@@ -25,7 +25,7 @@ const OUTPUT_WAIT: Duration = Duration::from_secs(90);
 type Case = fn(&Broker);
 
 fn main() {
-    let cases: [(&str, Case); 6] = [
+    let cases: [(&str, Case); 8] = [
         ("end_to_end_outputs_are_exactly_the_reference", end_to_end),
         ("two_processes_split_a_group_and_hand_over", two_processes),
         (
@@ -38,6 +38,8 @@ fn main() {
         ),
         ("a_header_chooses_the_output_topic", topic_header),
         ("a_slow_stage_pauses_the_partitions", backpressure),
+        ("a_record_not_delivered_is_never_committed", undeliverable),
+        ("a_new_group_starts_at_a_timestamp", start_at_a_timestamp),
     ];
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -653,4 +655,84 @@ limits = {{ timeout_ms = 400 }}
         .map(|r| r.header("weir.error.kind").unwrap_or_default())
         .collect();
     assert_eq!(dead, ["timeout"; 4]);
+}
+
+fn undeliverable(broker: &Broker) {
+    broker.topic("undelivered-in", 1);
+    let scratch = Scratch::new();
+    // The output topic does not exist (and the broker creates none), so no
+    // record can be delivered; librdkafka gives up after two seconds.
+    let pipeline = format!(
+        "[pipeline]\nname = \"undelivered\"\n{}{}properties = {{ \"message.timeout.ms\" = 2000 }}\n",
+        kafka_source(broker, "undelivered-in", "undelivered"),
+        kafka_sink(broker, "[[sink]]", "no-such-topic"),
+    );
+    scratch.write("pipeline.toml", &pipeline);
+    let values: Vec<String> = (0..10).map(|i| format!(r#"{{"n":{i}}}"#)).collect();
+    let outgoing: Vec<Outgoing<'_>> = values
+        .iter()
+        .map(|v| Outgoing::value(v.as_bytes()))
+        .collect();
+    produce(&broker.bootstrap, "undelivered-in", &outgoing);
+
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    let (success, stderr) = weir.wait(Duration::from_secs(60));
+    assert!(!success, "{stderr}");
+    assert!(
+        stderr.contains(
+            "sink `out`: a record for `no-such-topic` could not be delivered: Message production \
+             error: MessageTimedOut (Local: Message timed out)"
+        ),
+        "{stderr}"
+    );
+    // Nothing was written, so nothing is committed: a fixed pipeline reads
+    // every record again.
+    assert_eq!(
+        committed(&broker.bootstrap, "undelivered", "undelivered-in"),
+        [None]
+    );
+}
+
+fn start_at_a_timestamp(broker: &Broker) {
+    broker.topic("dated-in", 1);
+    broker.topic("dated-out", 1);
+    let scratch = Scratch::new();
+    let source = kafka_source(broker, "dated-in", "dated");
+    let pipeline = format!(
+        "[pipeline]\nname = \"dated\"\n{}start = {{ timestamp_ms = 3500 }}\n{}",
+        source,
+        kafka_sink(broker, "[[sink]]", "dated-out"),
+    );
+    scratch.write("pipeline.toml", &pipeline);
+    let values: Vec<String> = (1..=6).map(|i| format!(r#"{{"n":{i}}}"#)).collect();
+    let dated = |from: usize| -> Vec<Outgoing<'_>> {
+        values[from..]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Outgoing {
+                timestamp: Some((from + i + 1) as i64 * 1000),
+                ..Outgoing::value(v.as_bytes())
+            })
+            .collect()
+    };
+    produce(&broker.bootstrap, "dated-in", &dated(0)[..5]);
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "first");
+    assert!(wait_for(&broker.bootstrap, "dated-out", 2, OUTPUT_WAIT) >= 2);
+    weir.stop();
+
+    // Again with the same group: its committed offset wins over the
+    // timestamp, so only the new record is read.
+    produce(&broker.bootstrap, "dated-in", &dated(5));
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "second");
+    assert!(wait_for(&broker.bootstrap, "dated-out", 3, OUTPUT_WAIT) >= 3);
+    weir.stop();
+
+    let out: Vec<(String, Option<i64>)> = read_all(&broker.bootstrap, "dated-out")
+        .iter()
+        .map(|r| (r.text(), r.timestamp))
+        .collect();
+    let expected: Vec<(String, Option<i64>)> = (4..=6)
+        .map(|i| (format!(r#"{{"n":{i}}}"#), Some(i * 1000)))
+        .collect();
+    assert_eq!(out, expected);
 }

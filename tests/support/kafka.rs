@@ -111,6 +111,8 @@ pub struct Outgoing<'a> {
     pub key: Option<&'a [u8]>,
     pub value: &'a [u8],
     pub headers: &'a [(&'a str, &'a [u8])],
+    /// The record's timestamp (ms since the epoch); `None` for now.
+    pub timestamp: Option<i64>,
 }
 
 impl<'a> Outgoing<'a> {
@@ -121,6 +123,7 @@ impl<'a> Outgoing<'a> {
             key: None,
             value,
             headers: &[],
+            timestamp: None,
         }
     }
 }
@@ -171,6 +174,9 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[Outgoing<'_>]) -> Vec<(i
         }
         if let Some(partition) = record.partition {
             out = out.partition(partition);
+        }
+        if let Some(timestamp) = record.timestamp {
+            out = out.timestamp(timestamp);
         }
         loop {
             match producer.send(out) {
@@ -387,6 +393,22 @@ impl WeirProcess {
             std::thread::sleep(Duration::from_millis(100));
         }
         false
+    }
+
+    /// Waits up to `timeout` for it to exit by itself; returns whether it
+    /// succeeded, and its stderr. Panics if it is still running.
+    pub fn wait(mut self, timeout: Duration) -> (bool, String) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.success(), self.stderr());
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                panic!("weir {} did not exit: {}", self.label, self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Stops it as Ctrl-C does and waits for it to drain and exit; returns

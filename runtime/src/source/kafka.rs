@@ -34,11 +34,13 @@
 //!
 //! # Backpressure
 //!
-//! While the workers are behind ([`Emit::congested`]) the source reads
-//! nothing more. A short wait only sleeps (librdkafka's prefetching stops at
-//! `queued.max.messages.kbytes`); past a second the source pauses every
-//! assigned partition and polls while it waits, so that the group does not
-//! take it for dead, and resumes them once the workers have caught up.
+//! While the workers are behind ([`Emit::congested`], looked at before
+//! each event is passed on) the source reads nothing more, after marking
+//! what it passed on so far. A short wait only sleeps (librdkafka's
+//! prefetching stops at `queued.max.messages.kbytes`); past a second the
+//! source pauses every assigned partition and polls while it waits, so
+//! that the group does not take it for dead, and resumes them once the
+//! workers have caught up.
 //! (Pausing at once would cost a fetch round trip at every resume, which
 //! under steady load is most of the time.)
 
