@@ -25,7 +25,7 @@ const OUTPUT_WAIT: Duration = Duration::from_secs(90);
 type Case = fn(&Broker);
 
 fn main() {
-    let cases: [(&str, Case); 8] = [
+    let cases: [(&str, Case); 9] = [
         ("end_to_end_outputs_are_exactly_the_reference", end_to_end),
         ("two_processes_split_a_group_and_hand_over", two_processes),
         (
@@ -40,6 +40,7 @@ fn main() {
         ("a_slow_stage_pauses_the_partitions", backpressure),
         ("a_record_not_delivered_is_never_committed", undeliverable),
         ("a_new_group_starts_at_a_timestamp", start_at_a_timestamp),
+        ("each_partition_has_its_own_watermark", partition_watermarks),
     ];
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -735,4 +736,85 @@ fn start_at_a_timestamp(broker: &Broker) {
         .map(|i| (format!(r#"{{"n":{i}}}"#), Some(i * 1000)))
         .collect();
     assert_eq!(out, expected);
+}
+
+fn partition_watermarks(broker: &Broker) {
+    broker.topic("times-in", 2);
+    broker.topic("times-out", 1);
+    let scratch = Scratch::new();
+    // Partition 0 runs an hour ahead of partition 1 in event time. One
+    // watermark for the whole consumer would make every event of partition
+    // 1 late; a watermark per partition, merged by minimum, makes none.
+    let pipeline = format!(
+        r#"[pipeline]
+name = "times"
+{}
+[key_by]
+field = "card"
+
+[event_time]
+max_out_of_orderness_ms = 1000
+
+[[stage]]
+name = "per-minute"
+window = {{ type = "tumbling", size_ms = 60000 }}
+aggregates = [{{ function = "count" }}]
+{}
+[late]
+type = "file"
+path = "late.jsonl"
+"#,
+        kafka_source(broker, "times-in", "times"),
+        kafka_sink(broker, "[[sink]]", "times-out"),
+    );
+    scratch.write("pipeline.toml", &pipeline);
+    let hour = 3_600_000;
+    let mut values = Vec::new();
+    for i in 0..600i64 {
+        let partition = (i % 2) as i32;
+        let time = i * 1000 + if partition == 0 { hour } else { 0 };
+        values.push((
+            partition,
+            time,
+            format!(r#"{{"card":"c-{}","i":{i}}}"#, i % 3),
+        ));
+    }
+    let outgoing: Vec<Outgoing<'_>> = values
+        .iter()
+        .map(|(partition, time, value)| Outgoing {
+            partition: Some(*partition),
+            timestamp: Some(*time),
+            ..Outgoing::value(value.as_bytes())
+        })
+        .collect();
+    produce(&broker.bootstrap, "times-in", &outgoing);
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    // The windows of partition 1's hour complete while the source runs,
+    // held back by nothing but partition 1 itself.
+    assert!(wait_for(&broker.bootstrap, "times-out", 10, OUTPUT_WAIT) >= 10);
+    let stderr = weir.stop();
+    assert_eq!(
+        scratch.lines("late.jsonl"),
+        Vec::<String>::new(),
+        "{stderr}"
+    );
+
+    let mut expected: BTreeMap<(String, i64), u64> = BTreeMap::new();
+    for (_, time, value) in &values {
+        let v: Value = serde_json::from_str(value).unwrap();
+        let card = v["card"].as_str().unwrap().to_string();
+        *expected.entry((card, time - time % 60_000)).or_default() += 1;
+    }
+    let mut got: BTreeMap<(String, i64), u64> = BTreeMap::new();
+    for record in read_all(&broker.bootstrap, "times-out") {
+        let v: Value = serde_json::from_slice(&record.value).unwrap();
+        assert_eq!(v["update"], false, "{v}");
+        let key = (
+            v["key"].as_str().unwrap().to_string(),
+            v["window_start"].as_i64().unwrap(),
+        );
+        let previous = got.insert(key, v["count"].as_u64().unwrap());
+        assert!(previous.is_none(), "a window emitted twice: {v}");
+    }
+    assert_eq!(got, expected);
 }
