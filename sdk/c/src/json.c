@@ -402,3 +402,134 @@ void weir_json_scalar_free(weir_json_scalar *scalar) {
   free(scalar->string);
   scalar->string = NULL;
 }
+
+/* ---- documents ----
+ * weir_json_parse validates first, so the builder below walks text it knows
+ * to be well formed (as weir_json_find does) and needs no error paths. */
+
+static void *grow(void *items, size_t *cap, size_t size) {
+  *cap = *cap ? 2 * *cap : 4;
+  items = realloc(items, *cap * size);
+  if (items == NULL) WEIR_PANIC("out of memory");
+  return items;
+}
+
+static int key_order(const weir_json_member *a, const weir_json_member *b) {
+  size_t n = a->key_len < b->key_len ? a->key_len : b->key_len;
+  int c = n ? memcmp(a->key, b->key, n) : 0;
+  if (c != 0) return c;
+  return (a->key_len > b->key_len) - (a->key_len < b->key_len);
+}
+
+/* A stable merge sort, so that members with the same name keep their order. */
+static void sort_members(weir_json_member *m, weir_json_member *tmp, size_t n) {
+  if (n < 2) return;
+  size_t half = n / 2, i = 0, j = half, k = 0;
+  sort_members(m, tmp, half);
+  sort_members(m + half, tmp, n - half);
+  while (i < half && j < n) tmp[k++] = key_order(&m[j], &m[i]) < 0 ? m[j++] : m[i++];
+  while (i < half) tmp[k++] = m[i++];
+  while (j < n) tmp[k++] = m[j++];
+  memcpy(m, tmp, n * sizeof *m);
+}
+
+/* Sorts an object's members by name and keeps the last of each name. */
+static void index_members(weir_json_value *object) {
+  size_t n = object->count;
+  if (n < 2) return;
+  weir_json_member *tmp = malloc(n * sizeof *tmp);
+  if (tmp == NULL) WEIR_PANIC("out of memory");
+  sort_members(object->members, tmp, n);
+  free(tmp);
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++) {
+    weir_json_member *m = &object->members[i];
+    if (i + 1 < n && key_order(m, m + 1) == 0) {
+      free(m->key);
+      weir_json_value_free(&m->value);
+      continue;
+    }
+    object->members[kept++] = *m;
+  }
+  object->count = kept;
+}
+
+static weir_json_scalar scalar_at(const uint8_t *b, size_t len, size_t i, size_t *end) {
+  *end = skip_value(b, len, i);
+  return weir_json_interpret((weir_bytes){b + i, *end - i});
+}
+
+/* Builds the value starting at b[i] into *v; returns the index after it. */
+static size_t build(const uint8_t *b, size_t len, size_t i, weir_json_value *v) {
+  memset(v, 0, sizeof *v);
+  size_t start = i, cap = 0;
+  if (b[i] == '[') {
+    v->kind = WEIR_JSON_ARRAY;
+    i = skip_space(b, len, i + 1);
+    while (b[i] != ']') {
+      if (v->count == cap) v->items = grow(v->items, &cap, sizeof *v->items);
+      i = skip_space(b, len, build(b, len, i, &v->items[v->count++]));
+      if (b[i] == ',') i = skip_space(b, len, i + 1);
+    }
+    i++;
+  } else if (b[i] == '{') {
+    v->kind = WEIR_JSON_OBJECT;
+    i = skip_space(b, len, i + 1);
+    while (b[i] != '}') {
+      if (v->count == cap) v->members = grow(v->members, &cap, sizeof *v->members);
+      weir_json_member *m = &v->members[v->count++];
+      size_t end;
+      weir_json_scalar key = scalar_at(b, len, i, &end);
+      m->key = key.string;
+      m->key_len = key.string_len;
+      i = skip_space(b, len, skip_space(b, len, end) + 1); /* past the `:` */
+      i = skip_space(b, len, build(b, len, i, &m->value));
+      if (b[i] == ',') i = skip_space(b, len, i + 1);
+    }
+    i++;
+    index_members(v);
+  } else {
+    weir_json_scalar s = scalar_at(b, len, i, &i);
+    v->kind = s.kind;
+    v->boolean = s.boolean;
+    v->number = s.number;
+    v->string = s.string;
+    v->string_len = s.string_len;
+  }
+  v->raw = (weir_bytes){b + start, i - start};
+  return i;
+}
+
+bool weir_json_parse(weir_bytes text, weir_json_value *out, weir_error *err) {
+  memset(out, 0, sizeof *out);
+  if (!weir_json_validate(text, err)) return false;
+  build(text.ptr, text.len, skip_space(text.ptr, text.len, 0), out);
+  return true;
+}
+
+void weir_json_value_free(weir_json_value *value) {
+  for (size_t i = 0; value->items != NULL && i < value->count; i++) weir_json_value_free(&value->items[i]);
+  for (size_t i = 0; value->members != NULL && i < value->count; i++) {
+    free(value->members[i].key);
+    weir_json_value_free(&value->members[i].value);
+  }
+  free(value->items);
+  free(value->members);
+  free(value->string);
+  memset(value, 0, sizeof *value);
+}
+
+const weir_json_value *weir_json_member_get(const weir_json_value *object, const char *key,
+                                            size_t key_len) {
+  if (object->kind != WEIR_JSON_OBJECT) return NULL;
+  weir_json_member wanted = {(char *)key, key_len, {0}};
+  size_t lo = 0, hi = object->count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = key_order(&wanted, &object->members[mid]);
+    if (c == 0) return &object->members[mid].value;
+    if (c < 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return NULL;
+}
