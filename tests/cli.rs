@@ -266,12 +266,7 @@ path = "out.jsonl"
             filter = toml_path(&plugin("filter")),
         ),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", weir_tests::free_port());
     let mut child = Command::new(weir_binary())
         .args(["run", "pipeline.toml", "--metrics-addr", &addr])
         .current_dir(scratch.path())
@@ -284,7 +279,7 @@ path = "out.jsonl"
     let mut body = String::new();
     for _ in 0..100 {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        body = scrape(&addr).unwrap_or_default();
+        body = weir_tests::scrape_metrics(&addr).unwrap_or_default();
         if body.contains("weir_sink_events_total{pipeline=\"observed\",sink=\"out\"} 1\n") {
             break;
         }
@@ -304,17 +299,4 @@ path = "out.jsonl"
     ] {
         assert!(body.contains(expected), "missing {expected:?} in\n{body}");
     }
-}
-
-/// The body of an HTTP GET of `/metrics` on `addr`.
-fn scrape(addr: &str) -> std::io::Result<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default())
 }

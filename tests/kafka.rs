@@ -17,7 +17,7 @@ use serde_json::Value;
 use weir_tests::kafka::{
     Broker, Outgoing, WeirProcess, committed, produce, read_all, summary_number, wait_for,
 };
-use weir_tests::{Scratch, plugin, run_pipeline, toml_path};
+use weir_tests::{Scratch, free_port, plugin, run_pipeline, scrape_metrics, toml_path};
 
 /// The longest any case waits for outputs to appear.
 const OUTPUT_WAIT: Duration = Duration::from_secs(90);
@@ -383,14 +383,27 @@ fn broker_restart(broker: &Broker) {
     );
     let records = numbered("r", 10000, 2);
 
-    // Down when weir starts: it reports the failures and keeps trying.
+    // Down when weir starts: it reports the failures, in the log and the
+    // metrics, and keeps trying.
     broker.pause();
-    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "weir");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let args = ["--metrics-addr", metrics.as_str()];
+    let weir = WeirProcess::start_with(scratch.path(), "pipeline.toml", "weir", &args);
     assert!(
         weir.wait_for_log("kafka client error", Duration::from_secs(30)),
         "{}",
         weir.stderr()
     );
+    let body = scrape_metrics(&metrics).unwrap_or_default();
+    let errors: u64 = body
+        .lines()
+        .find(|l| {
+            l.starts_with(r#"weir_kafka_client_errors_total{pipeline="restarted",client="in"}"#)
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(errors > 0, "no client errors counted: {body}");
     broker.resume();
     assert!(
         weir.wait_for_log("kafka partitions assigned", Duration::from_secs(60)),

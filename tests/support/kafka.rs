@@ -361,10 +361,16 @@ pub struct WeirProcess {
 impl WeirProcess {
     /// Starts `weir run <pipeline>` in `dir`; `label` names its output files.
     pub fn start(dir: &Path, pipeline: &str, label: &str) -> WeirProcess {
+        Self::start_with(dir, pipeline, label, &[])
+    }
+
+    /// [`WeirProcess::start`] with more arguments for `weir run`.
+    pub fn start_with(dir: &Path, pipeline: &str, label: &str, args: &[&str]) -> WeirProcess {
         let stdout = std::fs::File::create(dir.join(format!("{label}.stdout"))).unwrap();
         let stderr = std::fs::File::create(dir.join(format!("{label}.stderr"))).unwrap();
         let child = Command::new(weir_binary())
             .args(["run", pipeline])
+            .args(args)
             .current_dir(dir)
             .env("WEIR_LOG", "weir=info")
             .stdout(stdout)

@@ -152,6 +152,31 @@ pub fn weir_binary() -> PathBuf {
     binary
 }
 
+/// The body of `GET /metrics` from a `weir run --metrics-addr ADDR`.
+///
+/// # Errors
+///
+/// When nothing answers at `addr`.
+pub fn scrape_metrics(addr: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default())
+}
+
+/// A free port on 127.0.0.1 (free when asked; tests take it at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A TOML string literal for a path (paths in tests may contain anything).
 pub fn toml_path(path: &Path) -> String {
     toml_string(&path.display().to_string())
