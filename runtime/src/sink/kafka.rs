@@ -29,10 +29,10 @@ use crate::event::Event;
 use crate::kafka::{ClientLog, client_config, log_line, report_error};
 use crate::metrics::Metrics;
 
-/// How long a write waits for room in librdkafka's queue between polls.
-const QUEUE_WAIT: Duration = Duration::from_millis(100);
-/// How long a flush waits for a delivery report before looking again.
-const FLUSH_POLL: Duration = Duration::from_millis(1);
+/// How long a write naps between looks for room in librdkafka's queue.
+const QUEUE_NAP: Duration = Duration::from_millis(1);
+/// How long a flush naps between looks at what is acknowledged.
+const FLUSH_NAP: Duration = Duration::from_micros(500);
 /// How often a flush that is waiting says so.
 const FLUSH_REPORT: Duration = Duration::from_secs(10);
 
@@ -124,19 +124,22 @@ impl Sink for KafkaSink {
     fn write(&mut self, events: &[Event]) -> Result<(), SinkError> {
         for event in events {
             let topic = self.topic_of(event)?;
-            let mut headers = OwnedHeaders::new_with_capacity(event.headers.len());
-            for (name, value) in &event.headers {
-                if Some(name) != self.topic_header.as_ref() {
-                    headers = headers.insert(Header {
-                        key: name,
-                        value: Some(value),
-                    });
-                }
-            }
             let mut record = BaseRecord::to(topic)
                 .payload(&event.value)
-                .headers(headers)
                 .timestamp(event.time);
+            // librdkafka allocates a header list even for no headers.
+            if !event.headers.is_empty() {
+                let mut headers = OwnedHeaders::new_with_capacity(event.headers.len());
+                for (name, value) in &event.headers {
+                    if Some(name) != self.topic_header.as_ref() {
+                        headers = headers.insert(Header {
+                            key: name,
+                            value: Some(value),
+                        });
+                    }
+                }
+                record = record.headers(headers);
+            }
             if let Some(key) = &event.key {
                 record = record.key(key);
             }
@@ -147,7 +150,8 @@ impl Sink for KafkaSink {
                         // librdkafka holds as much as it may; wait for
                         // deliveries to make room.
                         record = back;
-                        self.producer.poll(QUEUE_WAIT);
+                        self.producer.poll(Duration::ZERO);
+                        std::thread::sleep(QUEUE_NAP);
                         if let Some(failure) = self.failure() {
                             return Err(self.error(failure));
                         }
@@ -171,14 +175,15 @@ impl Sink for KafkaSink {
         let mut reported = started;
         loop {
             // `flush` with no time to wait sends what lingers at once and
-            // says whether anything is still unacknowledged; the short polls
-            // between serve delivery reports as they come (the producer's
-            // own waiting flush sleeps in steps of 100 ms, which would cap a
-            // pipeline that flushes often at ten flushes a second).
+            // says whether anything is still unacknowledged. Between looks
+            // the sink serves the delivery reports that came and naps: the
+            // producer's own waiting `poll` and `flush` always run to their
+            // timeout (spinning through its last millisecond), which would
+            // cost either latency or a core.
             match self.producer.flush(Duration::ZERO) {
                 Ok(()) => break,
                 Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
-                    self.producer.poll(FLUSH_POLL);
+                    self.producer.poll(Duration::ZERO);
                     if let Some(failure) = self.failure() {
                         return Err(self.error(failure));
                     }
@@ -191,6 +196,7 @@ impl Sink for KafkaSink {
                             "kafka has not acknowledged every record yet; waiting"
                         );
                     }
+                    std::thread::sleep(FLUSH_NAP);
                 }
                 Err(error) => return Err(self.error(format!("cannot flush: {error}"))),
             }
