@@ -200,7 +200,7 @@ impl KafkaSource {
                     wait = Duration::ZERO;
                     match deadline {
                         None => deadline = Some(Instant::now() + GATHER_LINGER),
-                        Some(at) if batch.len() % 64 == 0 && Instant::now() >= at => {
+                        Some(at) if batch.len().is_multiple_of(64) && Instant::now() >= at => {
                             return Ok(());
                         }
                         Some(_) => {}
