@@ -11,7 +11,6 @@
 use std::sync::Arc;
 
 use rdkafka::ClientConfig;
-use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 
@@ -38,21 +37,12 @@ pub(crate) fn client_config(
     config
 }
 
-/// Routes one client's log lines and errors, naming the source or sink.
+/// Whom a client's log lines and errors name, and where they are counted;
+/// part of the source's and the sink's client contexts.
 pub(crate) struct ClientLog {
     /// The source or sink the client belongs to.
     pub client: Arc<str>,
     pub metrics: Arc<Metrics>,
-}
-
-impl ClientContext for ClientLog {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        log_line(&self.client, level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        report_error(&self.client, &self.metrics, &error, reason);
-    }
 }
 
 /// Logs a librdkafka log line at the matching level.
