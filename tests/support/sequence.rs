@@ -26,7 +26,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{Scratch, plugin, run_pipeline, runtime, toml_path};
+use crate::{Scratch, file_pipeline, plugin, run_pipeline, runtime, toml_path};
 
 /// The prefix of every "value is not json" reason.
 const NOT_JSON: &str = "value is not json: ";
@@ -340,19 +340,8 @@ fn run(component: &Path, case: &Case) -> SequenceRun {
         .map(|(line, _)| format!("{line}\n"))
         .collect();
     scratch.write("in.jsonl", &input);
-    let path = scratch.write(
-        "pipeline.toml",
-        &format!(
-            r#"
-[pipeline]
-name = "sequence"
-{settings}
-
-[[source]]
-name = "in"
-type = "file"
-path = "in.jsonl"
-
+    let stages = format!(
+        r#"
 [key_by]
 field = "card"
 
@@ -367,23 +356,14 @@ config = {{ behaviour = "unwrap" }}
 name = "sequence"
 plugin = {component}
 config = {config}
-
-[[sink]]
-name = "out"
-type = "file"
-path = "out.jsonl"
-
-[dead_letter]
-type = "file"
-path = "dead.jsonl"
 "#,
-            settings = case.settings,
-            extra = case.extra,
-            hostile = toml_path(&plugin("hostile")),
-            component = toml_path(component),
-            config = case.config,
-        ),
+        extra = case.extra,
+        hostile = toml_path(&plugin("hostile")),
+        component = toml_path(component),
+        config = case.config,
     );
+    let settings = format!("name = \"sequence\"\n{}", case.settings);
+    let path = scratch.write("pipeline.toml", &file_pipeline(&settings, &stages));
     if let Err(error) = run_pipeline(&path) {
         let marker = "plugin init failed: ";
         let at = error.find(marker).unwrap_or_else(|| {

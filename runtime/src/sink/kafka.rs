@@ -72,7 +72,12 @@ impl KafkaSink {
                 sink: name.to_string(),
                 message: format!("cannot make a kafka producer: {e}"),
             })?;
-        tracing::info!(sink = name, brokers = %config.brokers, topic = %config.topic, "kafka sink ready");
+        tracing::info!(
+            sink = name,
+            brokers = %config.brokers,
+            topic = %config.topic,
+            "kafka sink ready"
+        );
         Ok(KafkaSink {
             name: name.to_string(),
             topic: config.topic.clone(),

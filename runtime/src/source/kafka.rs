@@ -87,6 +87,10 @@ pub struct KafkaSource {
     commit_interval: Duration,
     /// Interned topic names, so each event's position shares one.
     topics: HashMap<String, Arc<str>>,
+    /// The offset of the last record passed on since the last marker, per
+    /// run of one partition; recorded when the marker is sent (rebalances
+    /// happen only inside polls, and the source marks before it polls).
+    unmarked: Vec<(Partition, i64)>,
 }
 
 impl KafkaSource {
@@ -151,6 +155,7 @@ impl KafkaSource {
             consumer,
             commit_interval: config.commit_interval,
             topics: HashMap::new(),
+            unmarked: Vec::new(),
         })
     }
 
@@ -365,10 +370,10 @@ impl KafkaSource {
     /// At the end of the run: waits for everything passed on to be
     /// written, then commits it.
     fn finish(&mut self, out: &mut dyn Emit, acks: &Acks) {
-        let token = match out.mark() {
-            Ok(token) => token,
-            Err(Stopped) => self.context().lock().offsets.last_token,
-        };
+        // What was passed on since the last marker (a stop can come in the
+        // middle of a batch) is covered by this one.
+        self.mark(out);
+        let token = self.context().lock().offsets.last_token;
         match acks.wait(token, DRAIN_TIMEOUT) {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
@@ -428,11 +433,10 @@ impl KafkaSource {
     /// commit it) and waits.
     fn pass_on(&mut self, out: &mut dyn Emit, batch: &mut Vec<Event>) -> Result<bool, SourceError> {
         let mut pending: VecDeque<Event> = batch.drain(..).collect();
-        let mut unmarked = false;
         while let Some(event) = pending.pop_front() {
             if out.congested() {
                 pending.push_front(event);
-                if std::mem::take(&mut unmarked) && !self.mark(out) {
+                if !self.unmarked.is_empty() && !self.mark(out) {
                     return Ok(false);
                 }
                 self.wait_for_workers(out, &mut pending)?;
@@ -441,18 +445,39 @@ impl KafkaSource {
                 }
                 continue;
             }
-            let (partition, offset) = (partition_of(&event), event.position.offset as i64);
+            let at = (
+                event.position.partition as i32,
+                event.position.offset as i64,
+            );
+            let topic = event.position.topic.clone();
             if out.emit(event).is_err() {
                 return Ok(false);
             }
-            self.context().lock().offsets.emitted(partition, offset);
-            unmarked = true;
+            // Runs of one partition are one entry; the topic is compared
+            // by pointer, since every event of a topic shares its name.
+            match self.unmarked.last_mut() {
+                Some(((t, p), offset))
+                    if *p == at.0 && topic.as_ref().is_some_and(|n| Arc::ptr_eq(n, t)) =>
+                {
+                    *offset = at.1;
+                }
+                _ => {
+                    let topic = topic.unwrap_or_else(|| "".into());
+                    self.unmarked.push(((topic, at.0), at.1));
+                }
+            }
         }
-        Ok(!unmarked || self.mark(out))
+        Ok(self.unmarked.is_empty() || self.mark(out))
     }
 
-    /// Marks what was emitted; false once the pipeline stops.
-    fn mark(&self, out: &mut dyn Emit) -> bool {
+    /// Records the offsets passed on since the last marker and sends a
+    /// marker behind them; false once the pipeline stops.
+    fn mark(&mut self, out: &mut dyn Emit) -> bool {
+        let mut state = self.consumer.context().lock();
+        for (partition, offset) in self.unmarked.drain(..) {
+            state.offsets.emitted(partition, offset);
+        }
+        drop(state);
         match out.mark() {
             Ok(token) => {
                 self.context().lock().offsets.marked(token);
