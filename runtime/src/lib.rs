@@ -5,6 +5,7 @@
 //! workers, sinks, metrics); plugins transform and validate batches of events
 //! behind the contract in `wit/`. ARCHITECTURE.md has the map.
 
+pub mod checkpoint;
 pub mod config;
 pub mod devloop;
 pub mod engine;
