@@ -58,6 +58,9 @@
 mod manifest;
 mod store;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 
 pub use manifest::{
