@@ -28,8 +28,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a pipeline until its sources end (or Ctrl-C, which drains and
-    /// flushes what was read).
+    /// flushes what was read and, with checkpoints, takes a last one).
     Run(RunArgs),
+    /// Have a running pipeline take a savepoint and stop; prints the
+    /// savepoint's directory, which `weir run --from` resumes from.
+    Savepoint(SavepointArgs),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -49,6 +52,37 @@ struct RunArgs {
     /// No live status line and no summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Resume from this checkpoint or savepoint directory instead of the
+    /// newest checkpoint.
+    #[arg(long, value_name = "DIR")]
+    from: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct SavepointArgs {
+    /// The pipeline file (TOML) of the running pipeline.
+    pipeline: PathBuf,
+    /// How long to wait for the pipeline to stop, in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+}
+
+/// The files through which `weir savepoint` reaches a running pipeline, in
+/// its checkpoint directory.
+struct Control {
+    /// Holds the running process's id.
+    pid: PathBuf,
+    /// Exists while a savepoint is asked for.
+    request: PathBuf,
+}
+
+impl Control {
+    fn new(checkpoints: &weir::config::CheckpointConfig) -> Control {
+        Control {
+            pid: checkpoints.dir.join("weir.pid"),
+            request: checkpoints.dir.join("savepoint.request"),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -92,10 +126,12 @@ fn main() -> ExitCode {
             EnvFilter::try_from_env("WEIR_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
+        Command::Savepoint(args) => savepoint(&args),
         Command::Plugin(PluginCommand::Check { file }) => plugin_check(&file),
         Command::Plugin(PluginCommand::New { lang, name }) => plugin_new(lang, &name),
         Command::Plugin(PluginCommand::Build { dir }) => plugin_build(&dir),
@@ -123,9 +159,18 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         serve_metrics(addr, metrics.clone())?;
     }
     let name = config.name.clone();
-    let pipeline = Pipeline::prepare(config, &runtime)?;
+    let control = config.checkpoints.as_ref().map(Control::new);
+    let pipeline = Pipeline::prepare(config, &runtime, args.from.as_deref())?;
+    if let Some((id, dir)) = pipeline.restored()
+        && !args.quiet
+    {
+        eprintln!("{name}: resuming from checkpoint {id} ({})", dir.display());
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
+    if let Some(control) = &control {
+        watch_for_savepoint(control, stop.clone(), pipeline.savepoint_flag())?;
+    }
     let interrupted = stop.clone();
     ctrlc::set_handler(move || {
         if interrupted.swap(true, Ordering::Relaxed) {
@@ -140,6 +185,9 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let status = (!args.quiet && std::io::stderr().is_terminal())
         .then(|| status_line(name.clone(), metrics.clone(), done.clone()));
     let result = pipeline.run(stop);
+    if let Some(control) = &control {
+        let _ = std::fs::remove_file(&control.pid);
+    }
     done.store(true, Ordering::Relaxed);
     if let Some(status) = status {
         let _ = status.join();
@@ -157,6 +205,86 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{}", describe(&name, &summary));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the pid file, and watches for a savepoint request: then the
+/// pipeline stops, and its last checkpoint is a savepoint.
+fn watch_for_savepoint(
+    control: &Control,
+    stop: Arc<AtomicBool>,
+    savepoint: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    if let Some(dir) = control.pid.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let _ = std::fs::remove_file(&control.request);
+    std::fs::write(&control.pid, std::process::id().to_string())
+        .with_context(|| format!("cannot write `{}`", control.pid.display()))?;
+    let request = control.request.clone();
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if std::fs::remove_file(&request).is_ok() {
+                eprintln!("taking a savepoint and stopping");
+                savepoint.store(true, Ordering::Relaxed);
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// `weir savepoint`: asks the running pipeline for a savepoint, waits for
+/// it to stop, and prints the savepoint's directory.
+fn savepoint(args: &SavepointArgs) -> anyhow::Result<ExitCode> {
+    let config = weir::config::load(&args.pipeline)?;
+    let Some(checkpoints) = &config.checkpoints else {
+        bail!(
+            "pipeline `{}` takes no checkpoints (it has no `[checkpoints]` table)",
+            config.name
+        );
+    };
+    let control = Control::new(checkpoints);
+    let running = std::fs::read_to_string(&control.pid)
+        .ok()
+        .and_then(|pid| pid.trim().parse::<u32>().ok())
+        .filter(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    let Some(pid) = running else {
+        bail!(
+            "pipeline `{}` is not running (no live process in `{}`)",
+            config.name,
+            control.pid.display()
+        );
+    };
+    std::fs::write(&control.request, "")
+        .with_context(|| format!("cannot write `{}`", control.request.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    while Path::new(&format!("/proc/{pid}")).exists() && control.pid.exists() {
+        if Instant::now() >= deadline {
+            bail!(
+                "pipeline `{}` did not stop within {} s",
+                config.name,
+                args.timeout
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let store = weir::checkpoint::Checkpoints::open(&checkpoints.dir, checkpoints.keep)?;
+    let newest = store
+        .list()?
+        .into_iter()
+        .find_map(|(_, found)| found.ok().filter(|f| f.manifest.savepoint));
+    match newest {
+        Some(found) => {
+            println!("{}", found.dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => bail!(
+            "pipeline `{}` stopped without writing a savepoint; see its log",
+            config.name
+        ),
+    }
 }
 
 fn describe(name: &str, s: &Summary) -> String {

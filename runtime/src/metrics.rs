@@ -12,6 +12,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -77,6 +78,12 @@ pub struct Metrics {
     kafka_commits: Family<ClientLabels, Counter>,
     kafka_rebalances: Family<ClientLabels, Counter>,
     kafka_pauses: Family<ClientLabels, Counter>,
+    checkpoints: Family<PipelineLabels, Counter>,
+    checkpoint_seconds: Family<PipelineLabels, Histogram>,
+    checkpoint_bytes: Family<PipelineLabels, Gauge>,
+    checkpoint_last_id: Family<PipelineLabels, Gauge>,
+    alignment_seconds: Family<PipelineLabels, Histogram>,
+    restore_seconds: Family<PipelineLabels, Gauge<f64, AtomicU64>>,
     totals: Totals,
 }
 
@@ -118,6 +125,17 @@ impl Metrics {
         let kafka_commits = Family::default();
         let kafka_rebalances = Family::default();
         let kafka_pauses = Family::default();
+        let checkpoints = Family::default();
+        let seconds = || {
+            Family::<PipelineLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.000_1, 4.0, 10))
+            })
+        };
+        let checkpoint_seconds = seconds();
+        let checkpoint_bytes = Family::default();
+        let checkpoint_last_id = Family::default();
+        let alignment_seconds = seconds();
+        let restore_seconds = Family::default();
         let r = &mut registry;
         r.register(
             "weir_source_events",
@@ -194,7 +212,43 @@ impl Metrics {
             "Times a Kafka source paused its partitions because the workers were behind",
             kafka_pauses.clone(),
         );
+        r.register(
+            "weir_checkpoints",
+            "Checkpoints completed (savepoints included)",
+            checkpoints.clone(),
+        );
+        r.register(
+            "weir_checkpoint_duration_seconds",
+            "Time from asking for a checkpoint's barrier to its commit",
+            checkpoint_seconds.clone(),
+        );
+        r.register(
+            "weir_checkpoint_size_bytes",
+            "Bytes on disk of the last completed checkpoint",
+            checkpoint_bytes.clone(),
+        );
+        r.register(
+            "weir_checkpoint_last_completed_id",
+            "The id of the last completed checkpoint",
+            checkpoint_last_id.clone(),
+        );
+        r.register(
+            "weir_checkpoint_alignment_seconds",
+            "Time a worker or the sink thread held inputs back to align a barrier",
+            alignment_seconds.clone(),
+        );
+        r.register(
+            "weir_checkpoint_restore_seconds",
+            "Time the last start took to restore its checkpoint",
+            restore_seconds.clone(),
+        );
         Metrics {
+            checkpoints,
+            checkpoint_seconds,
+            checkpoint_bytes,
+            checkpoint_last_id,
+            alignment_seconds,
+            restore_seconds,
             late_events,
             duplicates,
             kafka_errors,
@@ -330,6 +384,35 @@ impl Metrics {
         self.kafka_pauses
             .get_or_create(&self.client_labels(client))
             .inc();
+    }
+
+    /// Checkpoint `id` completed after `took`, `bytes` on disk.
+    pub fn checkpoint_completed(&self, id: u64, took: Duration, bytes: u64) {
+        let labels = self.pipeline_labels();
+        self.checkpoints.get_or_create(&labels).inc();
+        self.checkpoint_seconds
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        self.checkpoint_bytes
+            .get_or_create(&labels)
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.checkpoint_last_id
+            .get_or_create(&labels)
+            .set(i64::try_from(id).unwrap_or(i64::MAX));
+    }
+
+    /// A barrier took `took` to align on one thread.
+    pub fn barrier_aligned(&self, took: Duration) {
+        self.alignment_seconds
+            .get_or_create(&self.pipeline_labels())
+            .observe(took.as_secs_f64());
+    }
+
+    /// Restoring a checkpoint at start took `took`.
+    pub fn restored(&self, took: Duration) {
+        self.restore_seconds
+            .get_or_create(&self.pipeline_labels())
+            .set(took.as_secs_f64());
     }
 
     /// The metrics of one stage, resolved once so that the per-batch path

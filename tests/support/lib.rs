@@ -109,7 +109,7 @@ pub fn run_pipeline(path: &Path) -> Result<Summary, String> {
     let config = weir::config::load(path).map_err(|e| e.to_string())?;
     let runtime = runtime();
     let before = snapshot(runtime);
-    let pipeline = Pipeline::prepare(config, runtime).map_err(|e| e.to_string())?;
+    let pipeline = Pipeline::prepare(config, runtime, None).map_err(|e| e.to_string())?;
     let mut summary = pipeline
         .run(Arc::new(AtomicBool::new(false)))
         .map_err(|e| e.to_string())?;

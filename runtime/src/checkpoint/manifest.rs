@@ -204,6 +204,10 @@ pub struct FileCommit {
     /// The visible file's length in bytes before the part is appended.
     #[prost(uint64, tag = "2")]
     pub visible_len: u64,
+    /// The part file's length in bytes: after the commit the visible file
+    /// is `visible_len + staged_len` long.
+    #[prost(uint64, tag = "3")]
+    pub staged_len: u64,
 }
 
 /// A Kafka sink's prepared, uncommitted transaction.

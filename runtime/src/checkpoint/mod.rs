@@ -68,7 +68,7 @@ pub use manifest::{
     MAGIC, Manifest, OperatorState, PendingCommit, Position, SinkCommit, SourcePartition, Stage,
     Topology,
 };
-pub use store::{Checkpoints, Found, Latest, Listing, Pending};
+pub use store::{Checkpoints, Found, Latest, Listing, Pending, worker_dir};
 
 /// Why the checkpoint store failed, or why one checkpoint is unusable.
 ///
@@ -220,11 +220,16 @@ pub enum CheckpointError {
         /// The checkpoint directory.
         dir: PathBuf,
     },
-    /// `state/` has no `CURRENT` file: it is not a complete RocksDB
-    /// checkpoint.
-    #[error("checkpoint `{}`: state directory has no `CURRENT` file", dir.display())]
+    /// A worker's directory in `state/` has no `CURRENT` file: it is not a
+    /// complete RocksDB checkpoint.
+    #[error(
+        "checkpoint `{}`: state of worker {worker} has no `CURRENT` file",
+        dir.display()
+    )]
     IncompleteState {
         /// The checkpoint directory.
         dir: PathBuf,
+        /// The worker.
+        worker: u32,
     },
 }

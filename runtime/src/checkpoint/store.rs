@@ -307,9 +307,9 @@ impl Pending {
         self.id
     }
 
-    /// `<partial>/state`, which does not exist yet: where
+    /// `<partial>/state`, which does not exist yet: where each worker's
     /// [`StateStore::checkpoint`](crate::state::StateStore::checkpoint)
-    /// writes the RocksDB checkpoint.
+    /// writes its RocksDB checkpoint, as [`worker_dir`].
     pub fn state_dir(&self) -> PathBuf {
         self.dir.join(STATE)
     }
@@ -473,8 +473,8 @@ fn read_checkpoint(dir: &Path, id: Option<u64>) -> Result<Found, CheckpointError
     })
 }
 
-/// Checks that the checkpoint in `dir` holds a RocksDB checkpoint if its
-/// manifest says so.
+/// Checks that the checkpoint in `dir` holds, if its manifest says it has
+/// state, a RocksDB checkpoint for every worker: `state/worker-<i>/`.
 fn check_state(dir: &Path, manifest: &Manifest) -> Result<(), CheckpointError> {
     if !manifest.has_state {
         return Ok(());
@@ -483,10 +483,22 @@ fn check_state(dir: &Path, manifest: &Manifest) -> Result<(), CheckpointError> {
     if !state.is_dir() {
         return Err(CheckpointError::MissingState { dir: dir.into() });
     }
-    if !state.join("CURRENT").is_file() {
-        return Err(CheckpointError::IncompleteState { dir: dir.into() });
+    let workers = manifest.topology.as_ref().map_or(0, |t| t.parallelism);
+    for worker in 0..workers {
+        if !state.join(worker_dir(worker)).join("CURRENT").is_file() {
+            return Err(CheckpointError::IncompleteState {
+                dir: dir.into(),
+                worker,
+            });
+        }
     }
     Ok(())
+}
+
+/// The directory of worker `worker`'s RocksDB checkpoint within `state/`
+/// (and of its live database within the state directory).
+pub fn worker_dir(worker: u32) -> String {
+    format!("worker-{worker}")
 }
 
 /// Copies the RocksDB checkpoint in `from` to `to`, hard-linking table

@@ -111,6 +111,7 @@ fn full_manifest(id: u64) -> Manifest {
                 pending: Some(PendingCommit::File(FileCommit {
                     staged: "out/alerts.jsonl.part-7".into(),
                     visible_len: 4096,
+                    staged_len: 512,
                 })),
             },
             SinkCommit {
@@ -131,10 +132,13 @@ fn full_manifest(id: u64) -> Manifest {
     }
 }
 
-/// Writes a stand-in for a RocksDB checkpoint: what the store checks for.
+/// Writes a stand-in for the two workers' RocksDB checkpoints: what the
+/// store checks for.
 fn fake_state(dir: &Path) {
-    fs::create_dir(dir).unwrap();
-    fs::write(dir.join("CURRENT"), "MANIFEST-000005\n").unwrap();
+    for worker in ["worker-0", "worker-1"] {
+        fs::create_dir_all(dir.join(worker)).unwrap();
+        fs::write(dir.join(worker).join("CURRENT"), "MANIFEST-000005\n").unwrap();
+    }
 }
 
 /// Takes checkpoint `id` with `manifest`, with a stand-in state if the
@@ -227,7 +231,10 @@ fn round_trip_restores_state_and_leaves_the_checkpoint_alone() {
     let pending = store.begin(1).unwrap();
     assert_eq!(pending.id(), 1);
     assert!(!pending.state_dir().exists());
-    db.checkpoint(&pending.state_dir()).unwrap();
+    fs::create_dir(pending.state_dir()).unwrap();
+    for worker in ["worker-0", "worker-1"] {
+        db.checkpoint(&pending.state_dir().join(worker)).unwrap();
+    }
     let mut written = full_manifest(1);
     written.savepoint = false;
     let found = pending.complete(&written).unwrap();
@@ -242,7 +249,7 @@ fn round_trip_restores_state_and_leaves_the_checkpoint_alone() {
     let total: usize = files.values().map(Vec::len).sum();
     assert_eq!(found.size_bytes(), total as u64);
     assert!(files.contains_key(Path::new("MANIFEST")));
-    assert!(files.contains_key(Path::new("state/CURRENT")));
+    assert!(files.contains_key(Path::new("state/worker-0/CURRENT")));
     let tables: Vec<&PathBuf> = files
         .keys()
         .filter(|path| path.extension().is_some_and(|e| e == "sst"))
@@ -253,9 +260,9 @@ fn round_trip_restores_state_and_leaves_the_checkpoint_alone() {
     // and checkpoint it (which flushes its memtable into new table files).
     let live = tmp.path().join("live");
     found.restore_state(&live).unwrap();
+    let restored = |path: &Path| live.join(path.strip_prefix("state").unwrap());
     for table in &tables {
-        let name = table.file_name().unwrap();
-        let linked = fs::metadata(live.join(name)).unwrap();
+        let linked = fs::metadata(restored(table)).unwrap();
         let original = fs::metadata(found.dir.join(table)).unwrap();
         assert_eq!(linked.ino(), original.ino(), "table files are hard-linked");
     }
@@ -264,12 +271,12 @@ fn round_trip_restores_state_and_leaves_the_checkpoint_alone() {
             .iter()
             .find(|(path, _)| path.starts_with("state") && file_name(path).starts_with(copied))
             .unwrap();
-        let restored = fs::metadata(live.join(file_name(name))).unwrap();
+        let copy = fs::metadata(restored(name)).unwrap();
         let original = fs::metadata(found.dir.join(name)).unwrap();
-        assert_ne!(restored.ino(), original.ino(), "{copied} is copied");
+        assert_ne!(copy.ino(), original.ino(), "{copied} is copied");
     }
     {
-        let restored = StateStore::open(&live).unwrap();
+        let restored = StateStore::open(&live.join("worker-0")).unwrap();
         let mut state = restored.stage(0, 0..1);
         assert_eq!(state.get(0, b"key").unwrap().as_deref(), Some(&b"one"[..]));
         state.put(0, b"key", b"two").unwrap();
@@ -284,7 +291,7 @@ fn round_trip_restores_state_and_leaves_the_checkpoint_alone() {
     assert_eq!(again, found);
     for live in [tmp.path().join("live-2"), live] {
         again.restore_state(&live).unwrap();
-        let restored = StateStore::open(&live).unwrap();
+        let restored = StateStore::open(&live.join("worker-0")).unwrap();
         let state = restored.stage(0, 0..1);
         assert_eq!(state.get(0, b"key").unwrap().as_deref(), Some(&b"one"[..]));
         assert_eq!(state.get(0, b"more").unwrap(), None);
@@ -567,9 +574,9 @@ fn a_missing_state_directory_is_skipped() {
 #[test]
 fn a_state_directory_without_current_is_skipped() {
     assert_skipped(|dir| {
-        fs::remove_file(dir.join("state/CURRENT")).unwrap();
+        fs::remove_file(dir.join("state/worker-1/CURRENT")).unwrap();
         format!(
-            "checkpoint `{}`: state directory has no `CURRENT` file",
+            "checkpoint `{}`: state of worker 1 has no `CURRENT` file",
             dir.display()
         )
     });
@@ -838,6 +845,7 @@ const TAGS: &[(&str, &str, &str, u32)] = &[
     ("SinkCommit", "KafkaCommit", "kafka", 3),
     ("FileCommit", "string", "staged", 1),
     ("FileCommit", "uint64", "visible_len", 2),
+    ("FileCommit", "uint64", "staged_len", 3),
     ("KafkaCommit", "string", "transactional_id", 1),
     ("OperatorState", "uint32", "stage", 1),
     ("OperatorState", "uint32", "first_key_group", 2),
@@ -1026,7 +1034,8 @@ fn full_manifest_by_hand(id: u64) -> Vec<u8> {
                 "file",
                 Fields::new("FileCommit")
                     .string("staged", &file.staged)
-                    .uint64("visible_len", file.visible_len),
+                    .uint64("visible_len", file.visible_len)
+                    .uint64("staged_len", file.staged_len),
             ),
             PendingCommit::Kafka(kafka) => fields.message(
                 "kafka",

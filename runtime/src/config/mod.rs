@@ -18,6 +18,12 @@
 //! channel_capacity = 4      # batches per worker channel, default 4
 //! state_dir = "state"       # keyed state; default `.weir/<name>/state`
 //!
+//! [checkpoints]             # optional: restart from consistent snapshots
+//! interval_ms = 1000        # between checkpoints, 10..=86400000, default 1000
+//! keep = 3                  # complete checkpoints kept, default 3
+//! mode = "exactly-once"     # or "at-least-once" (any sink, lower latency)
+//! dir = "checkpoints"       # default `.weir/<name>/checkpoints`
+//!
 //! [[source]]                # at least one
 //! name = "payments"
 //! type = "generator"        # or "file" (`path`, `follow`) or "stdin"
@@ -151,6 +157,57 @@ pub struct PipelineConfig {
     /// `[pipeline] state_dir`: where keyed state lives; by default
     /// `.weir/<name>/state` beside the pipeline file.
     pub state_dir: PathBuf,
+    /// `[checkpoints]`, when the pipeline takes them.
+    pub checkpoints: Option<CheckpointConfig>,
+}
+
+/// `[checkpoints]`: periodic consistent snapshots the pipeline restarts
+/// from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckpointConfig {
+    /// Time between the end of one checkpoint and the start of the next.
+    pub interval: Duration,
+    /// Complete checkpoints kept (savepoints are never deleted).
+    pub keep: usize,
+    /// What a restart guarantees about the outputs.
+    pub mode: Guarantee,
+    /// Where checkpoints are written; by default `.weir/<name>/checkpoints`
+    /// beside the pipeline file.
+    pub dir: PathBuf,
+}
+
+impl CheckpointConfig {
+    /// Default `interval_ms`.
+    pub const DEFAULT_INTERVAL_MS: u64 = 1000;
+    /// Shortest `interval_ms`.
+    pub const MIN_INTERVAL_MS: u64 = 10;
+    /// Longest `interval_ms` (one day).
+    pub const MAX_INTERVAL_MS: u64 = 86_400_000;
+    /// Default `keep`.
+    pub const DEFAULT_KEEP: usize = 3;
+    /// Most `keep`.
+    pub const MAX_KEEP: usize = 1000;
+}
+
+/// `[checkpoints] mode`: what the outputs hold after a restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Guarantee {
+    /// Every result exactly once: sinks write into staging that a completed
+    /// checkpoint makes visible. Every sink must be able to take part.
+    ExactlyOnce,
+    /// Every result at least once: sinks write at once, and a restart
+    /// replays what came after the checkpoint. Lower latency; any sink.
+    AtLeastOnce,
+}
+
+impl fmt::Display for Guarantee {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Guarantee::ExactlyOnce => "exactly-once",
+            Guarantee::AtLeastOnce => "at-least-once",
+        })
+    }
 }
 
 /// Default `[pipeline]` values.

@@ -24,6 +24,17 @@ pub(super) struct RawPipeline {
     pub dead_letter: Option<RawDeadLetter>,
     pub event_time: Option<Spanned<RawEventTime>>,
     pub late: Option<RawDeadLetter>,
+    pub checkpoints: Option<Spanned<RawCheckpoints>>,
+}
+
+/// `[checkpoints]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a `[checkpoints]` table")]
+pub(super) struct RawCheckpoints {
+    pub interval_ms: Option<Spanned<u64>>,
+    pub keep: Option<Spanned<usize>>,
+    pub mode: Option<Spanned<super::Guarantee>>,
+    pub dir: Option<Spanned<String>>,
 }
 
 /// `[event_time]`.

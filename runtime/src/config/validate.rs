@@ -12,14 +12,15 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::raw::{
-    RawAggregate, RawDeadLetter, RawDedupe, RawEventTime, RawKeyBy, RawLimits, RawPipeline,
-    RawPipelineTable, RawSink, RawSinkType, RawSource, RawSourceType, RawStage, RawWindow,
-    RawWindowType, SinkKeys,
+    RawAggregate, RawCheckpoints, RawDeadLetter, RawDedupe, RawEventTime, RawKeyBy, RawLimits,
+    RawPipeline, RawPipelineTable, RawSink, RawSinkType, RawSource, RawSourceType, RawStage,
+    RawWindow, RawWindowType, SinkKeys,
 };
 use super::{
-    AggregateConfig, AggregatorStage, ConfigError, DedupeStage, ErrorPolicy, EventTime,
-    GeneratorConfig, KeyBy, Limits, PipelineConfig, PluginStage, SinkConfig, SinkFormat, SinkKind,
-    SourceConfig, SourceKind, StageConfig, StageKind, TimeFormat, WindowStage,
+    AggregateConfig, AggregatorStage, CheckpointConfig, ConfigError, DedupeStage, ErrorPolicy,
+    EventTime, GeneratorConfig, Guarantee, KeyBy, Limits, PipelineConfig, PluginStage, SinkConfig,
+    SinkFormat, SinkKind, SourceConfig, SourceKind, StageConfig, StageKind, TimeFormat,
+    WindowStage,
 };
 use crate::window::WindowKind;
 
@@ -63,6 +64,8 @@ struct Checker<'a> {
     files: HashMap<PathBuf, (String, bool, Option<Span>)>,
     /// The source reading stdin, if any.
     stdin: Option<(String, Span)>,
+    /// `[checkpoints] mode`, once read: what sources and sinks must support.
+    guarantee: Option<Guarantee>,
 }
 
 impl<'a> Checker<'a> {
@@ -78,6 +81,7 @@ impl<'a> Checker<'a> {
             names: HashMap::new(),
             files: HashMap::new(),
             stdin: None,
+            guarantee: None,
         }
     }
 
@@ -124,6 +128,11 @@ impl<'a> Checker<'a> {
             None => PipelineConfig::DEFAULT_CHANNEL_CAPACITY,
         };
 
+        let checkpoints = match raw.checkpoints {
+            Some(table) => Some(self.checkpoints(table, &name)?),
+            None => None,
+        };
+        self.guarantee = checkpoints.as_ref().map(|c| c.mode);
         let raw_sources = raw.source.unwrap_or_default();
         if raw_sources.is_empty() {
             return Err(self.error(0..0, "the pipeline has no source, add a `[[source]]` table"));
@@ -179,6 +188,41 @@ impl<'a> Checker<'a> {
             event_time,
             late,
             state_dir,
+            checkpoints,
+        })
+    }
+
+    fn checkpoints(
+        &self,
+        raw: Spanned<RawCheckpoints>,
+        name: &str,
+    ) -> Result<CheckpointConfig, ConfigError> {
+        let raw = raw.into_inner();
+        let interval_ms = match &raw.interval_ms {
+            Some(v) => self.range(
+                v,
+                "interval_ms",
+                CheckpointConfig::MIN_INTERVAL_MS,
+                CheckpointConfig::MAX_INTERVAL_MS,
+            )?,
+            None => CheckpointConfig::DEFAULT_INTERVAL_MS,
+        };
+        let keep = match &raw.keep {
+            Some(v) => self.range(v, "keep", 1, CheckpointConfig::MAX_KEEP)?,
+            None => CheckpointConfig::DEFAULT_KEEP,
+        };
+        let dir = match &raw.dir {
+            Some(dir) => self.resolve(dir.get_ref()),
+            None => self.resolve(&format!(".weir/{name}/checkpoints")),
+        };
+        Ok(CheckpointConfig {
+            interval: Duration::from_millis(interval_ms),
+            keep,
+            mode: raw
+                .mode
+                .as_ref()
+                .map_or(Guarantee::ExactlyOnce, |m| *m.get_ref()),
+            dir,
         })
     }
 
@@ -299,8 +343,24 @@ impl<'a> Checker<'a> {
                     follow: raw.follow.as_ref().is_some_and(|f| *f.get_ref()),
                 }
             }
+            RawSourceType::Kafka if self.guarantee.is_some() => {
+                // FIXME: Kafka sources do not place barriers or resume from
+                // a checkpoint's offsets yet.
+                return Err(self.error(
+                    raw.kind.span(),
+                    "a `kafka` source cannot take part in `[checkpoints]` yet; it commits \
+                     its offsets to its consumer group once their results are written",
+                ));
+            }
             RawSourceType::Kafka => SourceKind::Kafka(self.kafka_source(&raw)?),
             RawSourceType::Stdin => {
+                if self.guarantee.is_some() {
+                    return Err(self.error(
+                        raw.kind.span(),
+                        "a `stdin` source cannot be read again after a restart, so a pipeline \
+                         with `[checkpoints]` cannot have one",
+                    ));
+                }
                 if let Some((other, span)) = &self.stdin {
                     let (line, column) = super::line_column(self.text, span.start);
                     return Err(self.error(
@@ -884,6 +944,19 @@ impl<'a> Checker<'a> {
             ));
         }
         let format = keys.format.map_or(SinkFormat::Value, |f| *f.get_ref());
+        if self.guarantee == Some(Guarantee::ExactlyOnce) && *kind.get_ref() != RawSinkType::File {
+            // FIXME: exactly-once Kafka sinks (a transactional producer whose
+            // transaction commits with the checkpoint) are not built yet.
+            return Err(self.error(
+                kind.span(),
+                format!(
+                    "{who} cannot take part in exactly-once checkpoints: a `{}` sink cannot \
+                     take back what it wrote; use a `file` sink or set \
+                     `mode = \"at-least-once\"` in `[checkpoints]`",
+                    kind.get_ref().as_str()
+                ),
+            ));
+        }
         match (kind.get_ref(), keys.path) {
             (RawSinkType::Kafka, _) => Ok(SinkKind::Kafka(self.kafka_sink(&keys)?)),
             (RawSinkType::Stdout, None) => Ok(SinkKind::Stdout { format }),

@@ -15,8 +15,8 @@
 //! fails goes to the dead-letter output. A failed window's dead letter is an
 //! event describing it: `{"key":…,"window_start":…,"window_end":…,"update":…}`.
 //!
-//! FIXME: accumulators live in memory (per worker), like the built-in
-//! windows' state; they belong in the keyed-state store.
+//! Accumulators are held in memory like the built-in windows' state, and
+//! written to the state store at checkpoint barriers (see `crate::window`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -30,6 +30,7 @@ use crate::plugin::instance::{
     AggregatorWindow, CallFailure, Instance, InstanceError, Outcome, Output, StageSpec,
 };
 use crate::sink::encode;
+use crate::window::codec::{Reader, Writer};
 use crate::window::{Accumulate, Verdict, WindowOperator, WindowResult, WindowSpec};
 
 /// A plugin accumulator as the window operator holds it: states to merge
@@ -60,6 +61,30 @@ impl Accumulate for Deferred {
 
     fn finish(self) -> Deferred {
         self
+    }
+
+    /// The states to merge; the stage settles pending events after every
+    /// batch, so at a checkpoint barrier there are none.
+    fn encode(&self, out: &mut Writer<'_>) {
+        debug_assert!(
+            self.pending.is_empty(),
+            "a deferred accumulator is unsettled"
+        );
+        out.u32(self.parts.len() as u32);
+        for part in &self.parts {
+            out.bytes(part);
+        }
+    }
+
+    fn decode(input: &mut Reader<'_>) -> Option<Self> {
+        let n = input.u32()?;
+        let parts = (0..n)
+            .map(|_| input.bytes().map(Arc::from))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Deferred {
+            parts,
+            pending: Vec::new(),
+        })
     }
 }
 
@@ -137,6 +162,16 @@ impl AggregatorWindows {
             operator: WindowOperator::with_accumulator(window, Deferred::default()),
             results: Vec::new(),
         })
+    }
+
+    /// The window operator.
+    pub(super) fn operator(&self) -> &WindowOperator<Deferred> {
+        &self.operator
+    }
+
+    /// The window operator, to persist or restore its state.
+    pub(super) fn operator_mut(&mut self) -> &mut WindowOperator<Deferred> {
+        &mut self.operator
     }
 
     /// Adds a batch of events to their windows; windows it updates (late

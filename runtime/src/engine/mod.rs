@@ -21,7 +21,9 @@
 //! written.
 
 pub mod aggregator;
+mod checkpoint;
 mod dedupe_stage;
+mod inputs;
 pub(crate) mod keys;
 mod router;
 pub mod stage;
@@ -35,22 +37,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use std::path::Path;
 
+use crossbeam_channel::{Sender, bounded};
+
+use checkpoint::{Barriers, Coordinator};
 use dedupe_stage::DedupeStage;
+use inputs::{Inputs, Received};
 pub use keys::{assignment, key_group};
 use router::{Router, Routing};
 use stage::{Stage, StageError, StageOutput};
 use window_stage::{WindowOutput, WindowStage};
 
-use crate::config::{PipelineConfig, StageKind};
+use crate::checkpoint::{OperatorState, Topology};
+use crate::config::{Guarantee, PipelineConfig, StageKind};
 use crate::event::{DeadLetter, Event};
 use crate::metrics::Metrics;
 use crate::plugin::instance::{InstanceError, StageSpec};
 use crate::plugin::keyed::KeyedState;
 use crate::plugin::{Plugin, PluginError, PluginRuntime, World};
-use crate::sink::{self, Sink, SinkError};
+use crate::sink::file::Opening as FileOpening;
+use crate::sink::{self, Prepared, Sink, SinkError};
 use crate::source::{self, Acks, SourceError};
+use crate::state::StateStore;
 
 /// What flows from routers to a worker. `input` is the router's index.
 pub enum WorkerMessage {
@@ -81,10 +90,26 @@ pub enum WorkerMessage {
         /// The marker's token.
         token: u64,
     },
+    /// Dead letters of events the router could not route (they travel
+    /// through a worker so that barriers find them in order).
+    DeadLetters(Vec<DeadLetter>),
+    /// Checkpoint barrier `id` of `input`: every event before it belongs to
+    /// checkpoint `id`, none after it.
+    Barrier {
+        /// The router.
+        input: usize,
+        /// The checkpoint.
+        id: u64,
+    },
     /// `input` has ended.
     End {
         /// The router.
         input: usize,
+        /// Whether its source read all its input (rather than being
+        /// stopped): then it holds no watermark back any more, which
+        /// completes every window. A stopped source of a pipeline with
+        /// checkpoints completes none, so that the run resumes them.
+        exhausted: bool,
     },
 }
 
@@ -104,8 +129,20 @@ pub enum SinkMessage {
         /// The marker's token.
         token: u64,
     },
-    /// One input (a router or a worker) has ended.
-    End,
+    /// The worker passed checkpoint barrier `id` on, after writing its
+    /// state; `operators` is what the manifest records of its stages.
+    Barrier {
+        /// The checkpoint.
+        id: u64,
+        /// The worker's stages' watermarks.
+        operators: Vec<OperatorState>,
+    },
+    /// The worker has ended; `operators` is what the last checkpoint
+    /// records of its stages (`None` after a failure).
+    End {
+        /// The worker's stages' watermarks.
+        operators: Option<Vec<OperatorState>>,
+    },
 }
 
 /// A pipeline could not start or stopped with an error.
@@ -135,6 +172,26 @@ pub enum EngineError {
     /// The keyed state store could not be opened.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// The checkpoint to restore does not fit the pipeline.
+    #[error("cannot restore checkpoint `{}`: {reason}", checkpoint.display())]
+    Incompatible {
+        /// The checkpoint's directory.
+        checkpoint: PathBuf,
+        /// Why not.
+        reason: String,
+    },
+    /// A window stage's state could not be restored.
+    #[error("stage `{stage}`: cannot restore its state: {error}")]
+    Restore {
+        /// The stage.
+        stage: String,
+        /// Why.
+        #[source]
+        error: window_stage::RestoreError,
+    },
     /// The state directory could not be cleared for a fresh run.
     #[error("cannot clear the state directory `{path}`: {error}")]
     ClearState {
@@ -168,11 +225,26 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// A pipeline ready to run: plugins loaded, instances made, sinks opened.
+/// A pipeline ready to run: plugins loaded, instances made, state
+/// restored.
 pub struct Pipeline {
     config: PipelineConfig,
-    workers: Vec<Vec<Operator>>,
+    workers: Vec<Worker>,
     metrics: Arc<Metrics>,
+    /// The checkpoint restored, if any.
+    restore: Option<checkpoint::Restore>,
+    topology: Topology,
+    /// Set to have the last checkpoint be a savepoint.
+    savepoint: Arc<AtomicBool>,
+}
+
+/// One worker's stages and state.
+struct Worker {
+    operators: Vec<Operator>,
+    /// Its state store, when a stage keeps state.
+    store: Option<StateStore>,
+    /// The key groups it owns.
+    key_groups: std::ops::Range<u16>,
 }
 
 /// One stage on one worker.
@@ -184,80 +256,58 @@ enum Operator {
 
 impl Pipeline {
     /// Loads every stage's plugin and makes one instance per worker, so that
-    /// a bad plugin or configuration fails before any event is read.
+    /// a bad plugin or configuration fails before any event is read; with
+    /// `[checkpoints]`, restores the checkpoint in `from`, or else the
+    /// newest usable one, if there is one.
     ///
     /// # Errors
     ///
-    /// [`EngineError::Plugin`] or [`EngineError::Instance`].
-    pub fn prepare(config: PipelineConfig, runtime: &PluginRuntime) -> Result<Self, EngineError> {
+    /// [`EngineError::Plugin`] or [`EngineError::Instance`] for a plugin;
+    /// [`EngineError::Checkpoint`], [`EngineError::Incompatible`] or
+    /// [`EngineError::Restore`] for the checkpoint.
+    pub fn prepare(
+        config: PipelineConfig,
+        runtime: &PluginRuntime,
+        from: Option<&Path>,
+    ) -> Result<Self, EngineError> {
         let metrics = runtime.metrics().clone();
-        let mut plugins: HashMap<PathBuf, Arc<Plugin>> = HashMap::new();
-        let mut loaded = Vec::new();
-        for stage in &config.stages {
-            let Some(file) = stage.plugin_file() else {
-                loaded.push(None);
-                continue;
-            };
-            let plugin = match plugins.get(file) {
-                Some(plugin) => plugin.clone(),
-                None => {
-                    let plugin = runtime.load(file).map_err(|error| EngineError::Plugin {
-                        stage: stage.name.clone(),
-                        error,
-                    })?;
-                    plugins.insert(file.to_owned(), plugin.clone());
-                    plugin
-                }
-            };
-            let expected = match stage.kind {
-                StageKind::Window(_) => &[World::Aggregator][..],
-                _ => &[World::Transform, World::Validator][..],
-            };
-            if !expected.contains(&plugin.world()) {
-                let error = PluginError::Refused {
-                    path: file.to_owned(),
-                    reason: match stage.kind {
-                        StageKind::Window(_) => format!(
-                            "a window stage's aggregator must implement the aggregator \
-                             world, and this plugin is a {}",
-                            plugin.world()
-                        ),
-                        _ => "an aggregator runs in a window stage \
-                              (`aggregator = \"<file>\"`), not as a plugin stage"
-                            .to_string(),
-                    },
-                };
-                return Err(EngineError::Plugin {
-                    stage: stage.name.clone(),
-                    error,
-                });
-            }
-            if plugin.uses_state() && config.key_by == crate::config::KeyBy::SourcePartition {
-                // It may not use it in this configuration; if it does, the
-                // call traps with a message that says what is missing.
-                tracing::warn!(
-                    stage = %stage.name,
-                    "the plugin imports keyed state, which needs a `[key_by]`; \
-                     this pipeline has none"
-                );
-            }
-            tracing::info!(
-                stage = %stage.name,
-                plugin = %plugin.digest(),
-                world = %plugin.world(),
-                "stage ready"
-            );
-            loaded.push(Some(plugin));
-        }
+        let loaded = load_plugins(&config, runtime)?;
+        let digests: Vec<Option<String>> = loaded
+            .iter()
+            .map(|p| p.as_ref().map(|p| p.digest().to_string()))
+            .collect();
+        let topology = checkpoint::topology(&config, &digests);
+        let restore = match &config.checkpoints {
+            Some(checkpoints) => checkpoint::find(checkpoints, from, &topology)?,
+            None => None,
+        };
+        let restoring = Instant::now();
         let keyed = config.key_by != crate::config::KeyBy::SourcePartition;
-        let keeps_state = keyed && loaded.iter().flatten().any(|p| p.uses_state());
-        let state = open_state(&config, keeps_state)?;
+        let plugin_state = keyed && loaded.iter().flatten().any(|p| p.uses_state());
+        let stateful = config.stages.iter().any(|s| match s.kind {
+            StageKind::Dedupe(_) => true,
+            StageKind::Window(_) => config.checkpoints.is_some(),
+            StageKind::Plugin(_) => false,
+        });
+        let keeps_state = stateful || plugin_state;
+        prepare_state_dir(&config, keeps_state, restore.as_ref())?;
         let table = keys::assignment(config.key_groups, config.parallelism);
         let mut workers = Vec::new();
         for worker in 0..config.parallelism {
+            let key_groups = owned_groups(&table, worker);
+            let store = match keeps_state {
+                true => {
+                    let dir = config
+                        .state_dir
+                        .join(checkpoint::worker_dir(worker as usize));
+                    Some(crate::state::StateStore::open(&dir)?)
+                }
+                false => None,
+            };
             let mut operators = Vec::new();
             for (stage, plugin) in config.stages.iter().zip(&loaded) {
                 let name: Arc<str> = stage.name.as_str().into();
+                let id = operators.len() as u16;
                 let operator = match (&stage.kind, plugin) {
                     (StageKind::Plugin(settings), Some(plugin)) => {
                         let spec = StageSpec {
@@ -268,24 +318,33 @@ impl Pipeline {
                         let policy = settings.on_error;
                         let mut stage = Stage::new(plugin.clone(), spec, policy, metrics.clone())?;
                         if keyed && plugin.uses_state() {
-                            let Some(store) = &state else {
-                                return Err(EngineError::Internal("no state store".into()));
-                            };
-                            let id = operators.len() as u16;
-                            let handle = store.stage(id, owned_groups(&table, worker));
+                            let handle = state_handle(&store, id, &key_groups)?;
                             stage.attach_state(KeyedState::new(handle, config.key_groups));
                         }
                         Operator::Plugin(Box::new(stage))
                     }
                     (StageKind::Window(window), plugin) => {
-                        Operator::Window(WindowStage::new(name, window, plugin.clone(), &metrics)?)
+                        let mut windows = WindowStage::new(name, window, plugin.clone(), &metrics)?;
+                        if config.checkpoints.is_some() {
+                            let handle = state_handle(&store, id, &key_groups)?;
+                            windows.attach_state(handle, config.key_groups);
+                            if let Some(restore) = &restore
+                                && let Some(state) =
+                                    restore.operator(u32::from(id), u32::from(key_groups.start))
+                            {
+                                let keys = windows.restore(state.watermark, state.seq).map_err(
+                                    |error| EngineError::Restore {
+                                        stage: stage.name.clone(),
+                                        error,
+                                    },
+                                )?;
+                                tracing::debug!(stage = %stage.name, worker, keys, "window state restored");
+                            }
+                        }
+                        Operator::Window(windows)
                     }
                     (StageKind::Dedupe(dedupe), _) => {
-                        let Some(store) = &state else {
-                            return Err(EngineError::Internal("no state store".into()));
-                        };
-                        let id = operators.len() as u16;
-                        let handle = store.stage(id, owned_groups(&table, worker));
+                        let handle = state_handle(&store, id, &key_groups)?;
                         let groups = config.key_groups;
                         let m = metrics.clone();
                         Operator::Dedupe(DedupeStage::new(name, dedupe.clone(), groups, handle, m))
@@ -298,54 +357,148 @@ impl Pipeline {
                 };
                 operators.push(operator);
             }
-            workers.push(operators);
+            workers.push(Worker {
+                operators,
+                store,
+                key_groups,
+            });
+        }
+        if restore.is_some() {
+            metrics.restored(restoring.elapsed());
         }
         Ok(Pipeline {
             config,
             workers,
             metrics,
+            restore,
+            topology,
+            savepoint: Arc::default(),
         })
     }
 
+    /// The checkpoint [`Pipeline::prepare`] restored: its id and directory.
+    pub fn restored(&self) -> Option<(u64, &Path)> {
+        let found = &self.restore.as_ref()?.found;
+        Some((found.manifest.id, &found.dir))
+    }
+
+    /// Set to make the checkpoint taken when the pipeline stops a
+    /// savepoint (kept until deleted by hand).
+    pub fn savepoint_flag(&self) -> Arc<AtomicBool> {
+        self.savepoint.clone()
+    }
+
     /// Runs until every source has ended, or until `stop` is set (then what
-    /// was read is drained through the stages and flushed to the sinks).
+    /// was read is drained through the stages and flushed to the sinks,
+    /// and, with `[checkpoints]`, a last checkpoint taken).
     ///
     /// # Errors
     ///
-    /// The first error of a source, stage or sink; the pipeline stops.
+    /// The first error of a source, stage, sink or checkpoint; the pipeline
+    /// stops.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<Summary, EngineError> {
         let started = Instant::now();
         let Pipeline {
             config,
             workers,
             metrics,
+            restore,
+            topology,
+            savepoint,
         } = self;
+        let restore = restore.as_ref();
+        let guarantee = config.checkpoints.as_ref().map(|c| c.mode);
+        let opening = |role: &str, name: &str| match (guarantee, restore) {
+            (None, _) => FileOpening::Fresh,
+            (Some(Guarantee::AtLeastOnce), None) => FileOpening::Fresh,
+            (Some(Guarantee::AtLeastOnce), Some(_)) => FileOpening::Append,
+            (Some(Guarantee::ExactlyOnce), restore) => FileOpening::Staged {
+                restore: restore.and_then(|r| r.sink(&checkpoint::sink_id(role, name))),
+            },
+        };
         let mut sinks = Vec::new();
         for sink in &config.sinks {
-            sinks.push((sink.name.clone(), sink::build(sink, &metrics)?));
+            let opening = opening("sink", &sink.name);
+            sinks.push((sink.name.clone(), sink::build(sink, &metrics, &opening)?));
         }
-        let dead_sink = sink::build(&config.dead_letter, &metrics)?;
+        let dead = &config.dead_letter;
+        let dead_sink = sink::build(dead, &metrics, &opening("dead-letter", &dead.name))?;
         let late_sink = match &config.late {
-            Some(late) => Some(sink::build(late, &metrics)?),
+            Some(late) => Some(sink::build(late, &metrics, &opening("late", &late.name))?),
             None => None,
         };
         let mut sources = Vec::new();
+        let mut inputs = Vec::new();
         for source in &config.sources {
             let name: Arc<str> = source.name.as_str().into();
-            for partition in source::build(source, &metrics)? {
-                sources.push((name.clone(), partition));
+            let resume = |partition| restore.and_then(|r| r.position(&source.name, partition));
+            for (partition, built) in source::build(source, &metrics, &resume)?
+                .into_iter()
+                .enumerate()
+            {
+                sources.push((name.clone(), built));
+                inputs.push(checkpoint::InputName {
+                    source: source.name.clone(),
+                    partition: partition as u32,
+                });
             }
         }
         let acks: Vec<Arc<Acks>> = sources.iter().map(|_| Arc::default()).collect();
+        let barriers = config
+            .checkpoints
+            .as_ref()
+            .map(|_| Arc::new(Barriers::new(sources.len())));
+        let coordinator = match (&config.checkpoints, &barriers) {
+            (Some(checkpoints), Some(barriers)) => Some(Coordinator::new(
+                checkpoints,
+                barriers.clone(),
+                topology,
+                inputs.clone(),
+                workers.iter().map(|w| w.store.clone()).collect(),
+                restore.map(|r| r.found.manifest.id),
+                savepoint,
+                metrics.clone(),
+            )?),
+            _ => None,
+        };
 
         let capacity = config.channel_capacity;
-        let (sink_tx, sink_rx) = bounded(capacity * (workers.len() + sources.len()));
-        let mut worker_txs = Vec::new();
+        // Per worker, its channel to the sink thread; per router and worker,
+        // the router's channel to the worker.
+        let sink_capacity = capacity * (1 + sources.len().div_ceil(workers.len()));
+        let (sink_txs, sink_rxs): (Vec<_>, Vec<_>) =
+            workers.iter().map(|_| bounded(sink_capacity)).unzip();
+        let mut router_txs: Vec<Vec<Sender<WorkerMessage>>> =
+            sources.iter().map(|_| Vec::new()).collect();
+        let mut worker_rxs = Vec::new();
+        for _ in &workers {
+            let mut rxs = Vec::new();
+            for txs in &mut router_txs {
+                let (tx, rx) = bounded(capacity);
+                txs.push(tx);
+                rxs.push(rx);
+            }
+            worker_rxs.push(rxs);
+        }
+        let fail = {
+            let stop = stop.clone();
+            let barriers = barriers.clone();
+            move || {
+                if let Some(barriers) = &barriers {
+                    barriers.fail();
+                }
+                stop.store(true, Ordering::Relaxed);
+            }
+        };
+        let dead_name = checkpoint::sink_id("dead-letter", &config.dead_letter.name);
+        let late_name = config
+            .late
+            .as_ref()
+            .map(|l| checkpoint::sink_id("late", &l.name));
         let mut threads: Vec<JoinHandle<Result<(), EngineError>>> = Vec::new();
-        let sink_inputs = workers.len() + sources.len();
         threads.push(spawn("weir-sink", {
             let metrics = metrics.clone();
-            let stop = stop.clone();
+            let fail = fail.clone();
             let acks = acks.clone();
             let workers = workers.len();
             move || {
@@ -353,28 +506,41 @@ impl Pipeline {
                     sinks,
                     dead: dead_sink,
                     late: late_sink,
+                    dead_name,
+                    late_name,
                 };
                 let markers = Markers::new(acks, workers);
-                let result = run_sinks(sink_rx, outputs, markers, sink_inputs, &metrics);
+                let inputs = Inputs::new(sink_rxs);
+                let result = run_sinks(inputs, outputs, markers, coordinator, &metrics);
                 if result.is_err() {
-                    stop.store(true, Ordering::Relaxed);
+                    fail();
                 }
-                result.map_err(EngineError::from)
+                result
             }
         })?);
-        for (id, stages) in workers.into_iter().enumerate() {
-            let (tx, rx) = bounded(capacity);
-            worker_txs.push(tx);
-            let inputs = sources.len();
-            let sink = sink_tx.clone();
-            let stop = stop.clone();
+        for (id, ((worker, rxs), sink)) in workers
+            .into_iter()
+            .zip(worker_rxs)
+            .zip(sink_txs)
+            .enumerate()
+        {
+            let fail = fail.clone();
+            let context = WorkerContext {
+                id,
+                barriers: barriers.clone(),
+                metrics: metrics.clone(),
+            };
             threads.push(spawn(&format!("weir-worker-{id}"), move || {
-                let result = run_worker(rx, stages, &sink, inputs);
-                if result.is_err() {
-                    stop.store(true, Ordering::Relaxed);
-                }
-                let _ = sink.send(SinkMessage::End);
-                result.map_err(EngineError::from)
+                let result = run_worker(Inputs::new(rxs), worker, &sink, &context);
+                let operators = match &result {
+                    Ok(operators) => operators.clone(),
+                    Err(_) => {
+                        fail();
+                        None
+                    }
+                };
+                let _ = sink.send(SinkMessage::End { operators });
+                result.map(|_| ())
             })?);
         }
         let routing = Arc::new(Routing {
@@ -385,30 +551,32 @@ impl Pipeline {
             linger: config.batch_linger,
             event_time: config.event_time.clone(),
         });
-        for (input, (name, mut source)) in sources.into_iter().enumerate() {
-            let router = Router::new(
-                input,
-                name.clone(),
-                routing.clone(),
-                worker_txs.clone(),
-                sink_tx.clone(),
-                stop.clone(),
-                metrics.clone(),
-                acks[input].clone(),
-            );
-            let stop = stop.clone();
+        for (input, ((name, mut source), workers)) in
+            sources.into_iter().zip(router_txs).enumerate()
+        {
+            let floor = restore.map_or(i64::MIN, |r| {
+                r.watermark(&inputs[input].source, inputs[input].partition)
+            });
+            let wiring = router::Wiring {
+                workers,
+                stop: stop.clone(),
+                metrics: metrics.clone(),
+                acks: acks[input].clone(),
+                barriers: barriers.clone(),
+                floor,
+            };
+            let router = Router::new(input, name.clone(), routing.clone(), wiring);
+            let fail = fail.clone();
             threads.push(spawn(&format!("weir-source-{name}"), move || {
                 let mut router = router;
                 let result = source.run(&mut router);
-                router.finish();
                 if result.is_err() {
-                    stop.store(true, Ordering::Relaxed);
+                    fail();
                 }
+                router.finish(result.is_err());
                 result.map_err(EngineError::from)
             })?);
         }
-        drop(worker_txs);
-        drop(sink_tx);
 
         let mut first_error = None;
         for thread in threads {
@@ -445,23 +613,82 @@ where
         .map_err(|e| EngineError::Internal(format!("cannot start thread `{name}`: {e}")))
 }
 
-/// Opens the keyed state store when a stage needs one.
-///
-/// FIXME: state starts empty on every run (the directory is cleared) because
-/// there are no checkpoints yet to restore it from; keeping state from a
-/// previous run while sources start from the beginning would drop every
-/// replayed event as a duplicate.
-fn open_state(
+/// Loads every stage's plugin (once per file) and checks it implements
+/// the world its stage needs; `None` for stages without a plugin.
+fn load_plugins(
     config: &PipelineConfig,
-    plugins_keep_state: bool,
-) -> Result<Option<crate::state::StateStore>, EngineError> {
-    let dedupes = config
-        .stages
-        .iter()
-        .any(|s| matches!(s.kind, StageKind::Dedupe(_)));
-    if !dedupes && !plugins_keep_state {
-        return Ok(None);
+    runtime: &PluginRuntime,
+) -> Result<Vec<Option<Arc<Plugin>>>, EngineError> {
+    let mut plugins: HashMap<PathBuf, Arc<Plugin>> = HashMap::new();
+    let mut loaded = Vec::new();
+    for stage in &config.stages {
+        let Some(file) = stage.plugin_file() else {
+            loaded.push(None);
+            continue;
+        };
+        let plugin = match plugins.get(file) {
+            Some(plugin) => plugin.clone(),
+            None => {
+                let plugin = runtime.load(file).map_err(|error| EngineError::Plugin {
+                    stage: stage.name.clone(),
+                    error,
+                })?;
+                plugins.insert(file.to_owned(), plugin.clone());
+                plugin
+            }
+        };
+        let expected = match stage.kind {
+            StageKind::Window(_) => &[World::Aggregator][..],
+            _ => &[World::Transform, World::Validator][..],
+        };
+        if !expected.contains(&plugin.world()) {
+            let error = PluginError::Refused {
+                path: file.to_owned(),
+                reason: match stage.kind {
+                    StageKind::Window(_) => format!(
+                        "a window stage's aggregator must implement the aggregator \
+                         world, and this plugin is a {}",
+                        plugin.world()
+                    ),
+                    _ => "an aggregator runs in a window stage \
+                          (`aggregator = \"<file>\"`), not as a plugin stage"
+                        .to_string(),
+                },
+            };
+            return Err(EngineError::Plugin {
+                stage: stage.name.clone(),
+                error,
+            });
+        }
+        if plugin.uses_state() && config.key_by == crate::config::KeyBy::SourcePartition {
+            // It may not use it in this configuration; if it does, the
+            // call traps with a message that says what is missing.
+            tracing::warn!(
+                stage = %stage.name,
+                "the plugin imports keyed state, which needs a `[key_by]`; \
+                 this pipeline has none"
+            );
+        }
+        tracing::info!(
+            stage = %stage.name,
+            plugin = %plugin.digest(),
+            world = %plugin.world(),
+            "stage ready"
+        );
+        loaded.push(Some(plugin));
     }
+    Ok(loaded)
+}
+
+/// Empties the state directory, then fills it from the restored
+/// checkpoint's state if there is one. Without checkpoints, or with none to
+/// restore, state starts empty: the sources start from the beginning, and
+/// state kept from a previous run would count their events twice.
+fn prepare_state_dir(
+    config: &PipelineConfig,
+    keeps_state: bool,
+    restore: Option<&checkpoint::Restore>,
+) -> Result<(), EngineError> {
     let dir = &config.state_dir;
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|error| EngineError::ClearState {
@@ -469,7 +696,25 @@ fn open_state(
             error,
         })?;
     }
-    Ok(Some(crate::state::StateStore::open(dir)?))
+    match restore {
+        Some(restore) if keeps_state && restore.found.manifest.has_state => {
+            restore.found.restore_state(dir)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Stage `id`'s handle on `store`, for `key_groups`.
+fn state_handle(
+    store: &Option<StateStore>,
+    id: u16,
+    key_groups: &std::ops::Range<u16>,
+) -> Result<crate::state::StageState, EngineError> {
+    match store {
+        Some(store) => Ok(store.stage(id, key_groups.clone())),
+        None => Err(EngineError::Internal("no state store".into())),
+    }
 }
 
 /// The contiguous range of key groups `worker` owns in `table`.
@@ -482,48 +727,124 @@ fn owned_groups(table: &[u32], worker: u32) -> std::ops::Range<u16> {
 /// How often a worker wakes up without input (to see idle inputs).
 const WORKER_TICK: Duration = Duration::from_millis(100);
 
-/// A worker: runs each batch through its operators, in order, and moves
-/// window stages' watermarks as its inputs' watermarks advance.
+/// What a worker thread needs besides its stages and channels.
+struct WorkerContext {
+    id: usize,
+    barriers: Option<Arc<Barriers>>,
+    metrics: Arc<Metrics>,
+}
+
+/// A worker: runs each batch through its operators, in order, moves
+/// window stages' watermarks as its inputs' watermarks advance, and takes
+/// its part of each checkpoint once a barrier is aligned. Returns what the
+/// last checkpoint records of its stages (with checkpoints).
 fn run_worker(
-    input: Receiver<WorkerMessage>,
-    mut operators: Vec<Operator>,
+    mut inputs: Inputs<WorkerMessage>,
+    mut worker: Worker,
     sink: &Sender<SinkMessage>,
-    inputs: usize,
-) -> Result<(), StageError> {
-    let mut watermarks = time::InputWatermarks::new(inputs);
-    let mut ended = 0;
-    while ended < inputs {
-        let message = match input.recv_timeout(WORKER_TICK) {
-            Ok(message) => message,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            // Every router holds a sender until it has sent `End`, so the
-            // channel cannot close before all inputs ended.
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+    context: &WorkerContext,
+) -> Result<Option<Vec<OperatorState>>, EngineError> {
+    let mut watermarks = time::InputWatermarks::new(inputs.len());
+    let mut aligning: Option<Instant> = None;
+    while !inputs.all_ended() {
+        let (input, message) = match inputs.recv(WORKER_TICK) {
+            Received::Message(input, message) => (input, message),
+            Received::Timeout => continue,
+            // A router went away without saying so (its thread died);
+            // the error is reported by that thread.
+            Received::Gone(input) => (
+                input,
+                WorkerMessage::End {
+                    input,
+                    exhausted: false,
+                },
+            ),
         };
         let mut out = WorkerOutput::default();
+        let mut aligned = None;
         match message {
-            WorkerMessage::Batch { input, events } => {
+            WorkerMessage::Batch { events, .. } => {
                 watermarks.active(input);
-                run_chain(&mut operators, 0, events, &mut out)?;
+                run_chain(&mut worker.operators, 0, events, &mut out)?;
             }
-            WorkerMessage::Watermark { input, watermark } => watermarks.watermark(input, watermark),
-            WorkerMessage::Idle { input } => watermarks.idle(input),
-            WorkerMessage::Marker { input, token } => out.marker = Some((input, token)),
-            WorkerMessage::End { input } => {
-                watermarks.ended(input);
-                ended += 1;
+            WorkerMessage::Watermark { watermark, .. } => watermarks.watermark(input, watermark),
+            WorkerMessage::Idle { .. } => watermarks.idle(input),
+            WorkerMessage::Marker { token, .. } => out.marker = Some((input, token)),
+            WorkerMessage::DeadLetters(letters) => out.dead.extend(letters),
+            WorkerMessage::Barrier { id, .. } => {
+                aligning.get_or_insert_with(Instant::now);
+                aligned = inputs.barrier(input, id);
+            }
+            WorkerMessage::End { exhausted, .. } => {
+                if exhausted {
+                    watermarks.ended(input);
+                }
+                aligned = inputs.end(input);
             }
         }
         if let Some(watermark) = watermarks.advance() {
-            advance(&mut operators, watermark, &mut out)?;
+            advance(&mut worker.operators, watermark, &mut out)?;
         }
         // The sink thread only goes away after a sink failed; that error is
         // reported by the sink thread itself.
         if out.send(sink).is_err() {
-            break;
+            return Ok(None);
+        }
+        if let Some(id) = aligned {
+            if let Some(started) = aligning.take() {
+                context.metrics.barrier_aligned(started.elapsed());
+            }
+            let operators = snapshot(&mut worker, context, watermarks.current(), true)?;
+            if sink.send(SinkMessage::Barrier { id, operators }).is_err() {
+                return Ok(None);
+            }
         }
     }
-    Ok(())
+    match context.barriers {
+        Some(_) => Ok(Some(snapshot(
+            &mut worker,
+            context,
+            watermarks.current(),
+            false,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// Writes the worker's window state changes to its state store and, when
+/// `store_checkpoint`, makes a RocksDB checkpoint of the store for the
+/// checkpoint being taken. Returns what the manifest records of its stages.
+fn snapshot(
+    worker: &mut Worker,
+    context: &WorkerContext,
+    merged: i64,
+    store_checkpoint: bool,
+) -> Result<Vec<OperatorState>, EngineError> {
+    let mut states = Vec::new();
+    for (stage, operator) in worker.operators.iter_mut().enumerate() {
+        let (watermark, seq) = match operator {
+            Operator::Window(windows) => {
+                windows.snapshot()?;
+                windows.progress()
+            }
+            Operator::Dedupe(_) => (merged, 0),
+            Operator::Plugin(_) => continue,
+        };
+        states.push(OperatorState {
+            stage: stage as u32,
+            first_key_group: u32::from(worker.key_groups.start),
+            end_key_group: u32::from(worker.key_groups.end),
+            watermark,
+            seq,
+        });
+    }
+    if store_checkpoint
+        && let (Some(store), Some(barriers)) = (&worker.store, &context.barriers)
+        && let Some(dir) = barriers.worker_state_dir(context.id)
+    {
+        store.checkpoint(&dir)?;
+    }
+    Ok(states)
 }
 
 /// What one worker step produced.
@@ -622,6 +943,9 @@ struct Outputs {
     sinks: Vec<(String, Box<dyn Sink>)>,
     dead: Box<dyn Sink>,
     late: Option<Box<dyn Sink>>,
+    /// The dead-letter and late sinks' names in manifests.
+    dead_name: String,
+    late_name: Option<String>,
 }
 
 /// The longest the sink thread waits to flush once a marker is complete
@@ -630,21 +954,42 @@ const ACK_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The sink thread: writes events to every sink, dead letters to the
 /// dead-letter sink and late events to the late sink; flushes whenever it
-/// has caught up, and acknowledges markers once flushed.
+/// has caught up, and acknowledges markers once flushed; completes each
+/// checkpoint once its barrier is aligned, and the last one when every
+/// worker has ended.
 fn run_sinks(
-    input: Receiver<SinkMessage>,
+    mut inputs: Inputs<SinkMessage>,
     mut outputs: Outputs,
     mut markers: Markers,
-    inputs: usize,
+    mut coordinator: Option<Coordinator>,
     metrics: &Metrics,
-) -> Result<(), SinkError> {
+) -> Result<(), EngineError> {
+    let workers = inputs.len();
     // However this ends, sources waiting for acknowledgements must learn
     // that none will come.
     let result = (|| {
-        let mut ended = 0;
         let mut last_flush = Instant::now();
-        while ended < inputs {
-            let Ok(message) = input.recv() else { break };
+        // Per worker: what it sent with the barrier being aligned, and with
+        // its end.
+        let mut at_barrier: Vec<Option<Vec<OperatorState>>> = vec![None; workers];
+        let mut at_end: Vec<Option<Vec<OperatorState>>> = vec![None; workers];
+        let mut aligning: Option<Instant> = None;
+        while !inputs.all_ended() {
+            let wait = match &mut coordinator {
+                Some(coordinator) => {
+                    coordinator.tick()?;
+                    coordinator
+                        .wait()
+                        .clamp(Duration::from_millis(1), WORKER_TICK)
+                }
+                None => WORKER_TICK,
+            };
+            let (input, message) = match inputs.recv(wait) {
+                Received::Message(input, message) => (input, message),
+                Received::Timeout => continue,
+                Received::Gone(input) => (input, SinkMessage::End { operators: None }),
+            };
+            let mut aligned = None;
             match message {
                 SinkMessage::Events(events) => {
                     for (i, (name, sink)) in outputs.sinks.iter_mut().enumerate() {
@@ -665,10 +1010,39 @@ fn run_sinks(
                     metrics.late_written(events.len() as u64);
                 }
                 SinkMessage::Marker { input, token } => markers.passed(input, token),
-                SinkMessage::End => ended += 1,
+                SinkMessage::Barrier { id, operators } => {
+                    aligning.get_or_insert_with(Instant::now);
+                    at_barrier[input] = Some(operators);
+                    aligned = inputs.barrier(input, id);
+                }
+                SinkMessage::End { operators } => {
+                    at_end[input] = operators;
+                    aligned = inputs.end(input);
+                }
+            }
+            if let (Some(id), Some(coordinator)) = (aligned, &mut coordinator) {
+                if let Some(started) = aligning.take() {
+                    metrics.barrier_aligned(started.elapsed());
+                }
+                // A worker that ended before the barrier reached it counts
+                // with its state at its end.
+                let mut operators = Vec::new();
+                let mut ended = Vec::new();
+                for worker in 0..workers {
+                    match at_barrier[worker].take() {
+                        Some(states) => operators.extend(states),
+                        None => {
+                            ended.push(worker);
+                            operators.extend(at_end[worker].iter().flatten().cloned());
+                        }
+                    }
+                }
+                coordinator.aligned(id, operators, &ended, &mut outputs)?;
+                markers.acknowledge();
+                last_flush = Instant::now();
             }
             let due = markers.pending() && last_flush.elapsed() >= ACK_FLUSH_INTERVAL;
-            if input.is_empty() || due {
+            if inputs.caught_up() || due {
                 outputs.flush()?;
                 markers.acknowledge();
                 last_flush = Instant::now();
@@ -676,6 +1050,10 @@ fn run_sinks(
         }
         outputs.flush()?;
         markers.acknowledge();
+        if let Some(coordinator) = &mut coordinator {
+            let operators = at_end.into_iter().flatten().flatten().collect();
+            coordinator.finish(operators, &mut outputs)?;
+        }
         Ok(())
     })();
     markers.close();
@@ -747,5 +1125,40 @@ impl Outputs {
             late.flush()?;
         }
         self.dead.flush()
+    }
+
+    /// Every sink with its name in manifests.
+    fn each(&mut self) -> impl Iterator<Item = (String, &mut Box<dyn Sink>)> {
+        let sinks = self
+            .sinks
+            .iter_mut()
+            .map(|(name, sink)| (checkpoint::sink_id("sink", name), sink));
+        let late = self
+            .late
+            .as_mut()
+            .zip(self.late_name.clone())
+            .map(|(sink, name)| (name, sink));
+        sinks
+            .chain(late)
+            .chain(std::iter::once((self.dead_name.clone(), &mut self.dead)))
+    }
+}
+
+impl checkpoint::Stage for Outputs {
+    fn prepare(&mut self, id: u64) -> Result<Vec<(String, Prepared)>, EngineError> {
+        let mut staged = Vec::new();
+        for (name, sink) in self.each() {
+            if let Some(prepared) = sink.prepare(id)? {
+                staged.push((name, prepared));
+            }
+        }
+        Ok(staged)
+    }
+
+    fn commit(&mut self, id: u64) -> Result<(), EngineError> {
+        for (_, sink) in self.each() {
+            sink.commit(id)?;
+        }
+        Ok(())
     }
 }

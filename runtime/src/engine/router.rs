@@ -13,13 +13,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use super::WorkerMessage;
+use super::checkpoint::{Barriers, SourceAt};
 use super::keys;
 use super::time::{self, SourceWatermarks};
-use super::{SinkMessage, WorkerMessage};
 use crate::config::{EventTime, KeyBy};
 use crate::event::{DeadLetter, ErrorKind, Event};
 use crate::metrics::Metrics;
-use crate::source::{Acks, Emit, Stopped};
+use crate::source::{Acks, Emit, Position, Stopped};
 
 /// How often (in events) the router looks at the clock for the linger time.
 const CLOCK_EVERY: u32 = 64;
@@ -47,7 +48,6 @@ pub struct Router {
     source: Arc<str>,
     routing: Arc<Routing>,
     workers: Vec<Sender<WorkerMessage>>,
-    sink: Sender<SinkMessage>,
     buffers: Vec<Vec<Event>>,
     dead: Vec<DeadLetter>,
     oldest: Option<Instant>,
@@ -65,24 +65,41 @@ pub struct Router {
     /// The last progress marker's token.
     marker: u64,
     acks: Arc<Acks>,
+    /// Checkpoints, when the pipeline takes them.
+    barriers: Option<Arc<Barriers>>,
+    /// The last barrier placed.
+    barrier: u64,
+    /// Where the source last said it was.
+    position: Option<Position>,
+}
+
+/// How a router is wired into its pipeline.
+pub struct Wiring {
+    /// The workers' inputs from this router, by worker.
+    pub workers: Vec<Sender<WorkerMessage>>,
+    /// Set when the pipeline stops.
+    pub stop: Arc<AtomicBool>,
+    /// The pipeline's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where the sink thread acknowledges this router's markers.
+    pub acks: Arc<Acks>,
+    /// Checkpoints, when the pipeline takes them.
+    pub barriers: Option<Arc<Barriers>>,
+    /// The watermark a restored checkpoint recorded for this input.
+    pub floor: i64,
 }
 
 impl Router {
-    /// A router for `source` sending to `workers` and (dead letters) `sink`.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "each is a distinct part of the wiring"
-    )]
-    pub fn new(
-        input: usize,
-        source: Arc<str>,
-        routing: Arc<Routing>,
-        workers: Vec<Sender<WorkerMessage>>,
-        sink: Sender<SinkMessage>,
-        stop: Arc<AtomicBool>,
-        metrics: Arc<Metrics>,
-        acks: Arc<Acks>,
-    ) -> Self {
+    /// A router for input `input`, reading `source`.
+    pub fn new(input: usize, source: Arc<str>, routing: Arc<Routing>, wiring: Wiring) -> Self {
+        let Wiring {
+            workers,
+            stop,
+            metrics,
+            acks,
+            barriers,
+            floor,
+        } = wiring;
         let buffers = workers.iter().map(|_| Vec::new()).collect();
         let bound = routing
             .event_time
@@ -90,16 +107,18 @@ impl Router {
             .map_or(0, |t| t.max_out_of_orderness_ms);
         Router {
             input,
-            watermarks: SourceWatermarks::new(bound),
+            watermarks: SourceWatermarks::new(bound).with_floor(floor),
             sent: vec![i64::MIN; workers.len()],
             started: Instant::now(),
             idle: false,
             marker: 0,
             acks,
+            barriers,
+            barrier: 0,
+            position: None,
             source,
             routing,
             workers,
-            sink,
             buffers,
             dead: Vec::new(),
             oldest: None,
@@ -110,16 +129,32 @@ impl Router {
         }
     }
 
-    /// Sends what is buffered, then tells every worker and the sink that
-    /// this input has ended. Called once, after the source returned.
-    pub fn finish(mut self) {
+    /// Sends what is buffered, records where the source ended (for the
+    /// last checkpoint; unknown when `failed`), then tells every worker
+    /// that this input has ended. Called once, after the source returned.
+    pub fn finish(mut self, failed: bool) {
         // A send fails only when the receiver has gone (the pipeline is
         // failing); there is nobody left to tell.
         let _ = self.send_all();
-        for worker in &self.workers {
-            let _ = worker.send(WorkerMessage::End { input: self.input });
+        if let Some(barriers) = &self.barriers {
+            let at = self
+                .position
+                .take()
+                .filter(|_| !failed)
+                .map(|position| SourceAt {
+                    position,
+                    watermark: self.watermarks.current(),
+                });
+            barriers.ended(self.input, at);
         }
-        let _ = self.sink.send(SinkMessage::End);
+        let exhausted = self.barriers.is_none() || !self.stopping();
+        for worker in &self.workers {
+            let message = WorkerMessage::End {
+                input: self.input,
+                exhausted,
+            };
+            let _ = worker.send(message);
+        }
     }
 
     /// Sets the event's time and route key; returns its worker, or why it
@@ -185,8 +220,11 @@ impl Router {
             let dead = std::mem::take(&mut self.dead);
             self.metrics
                 .input_dead_lettered(ErrorKind::Malformed, dead.len() as u64);
-            self.sink
-                .send(SinkMessage::DeadLetters(dead))
+            // Dead letters travel through a worker, behind the events
+            // before them, so that barriers find them in order.
+            let worker = self.input % self.workers.len();
+            self.workers[worker]
+                .send(WorkerMessage::DeadLetters(dead))
                 .map_err(|_| Stopped)?;
         }
         self.metrics
@@ -292,5 +330,38 @@ impl Emit for Router {
 
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    fn barrier_due(&self) -> bool {
+        self.barriers
+            .as_ref()
+            .is_some_and(|b| b.requested() > self.barrier)
+    }
+
+    fn at(&mut self, position: Position) -> Result<(), Stopped> {
+        let requested = match &self.barriers {
+            Some(barriers) => barriers.requested(),
+            None => return Ok(()),
+        };
+        if requested > self.barrier && !self.stopping() {
+            self.send_all()?;
+            let at = SourceAt {
+                position: position.clone(),
+                watermark: self.watermarks.current(),
+            };
+            if let Some(barriers) = &self.barriers {
+                barriers.placed(self.input, requested, at);
+            }
+            self.barrier = requested;
+            for worker in &self.workers {
+                let message = WorkerMessage::Barrier {
+                    input: self.input,
+                    id: requested,
+                };
+                worker.send(message).map_err(|_| Stopped)?;
+            }
+        }
+        self.position = Some(position);
+        Ok(())
     }
 }

@@ -181,6 +181,8 @@ impl PartitionWatermark {
 #[derive(Clone, Debug)]
 pub struct SourceWatermarks {
     bound: i64,
+    /// The least watermark it reports (a restored checkpoint's).
+    floor: i64,
     parts: Vec<Part>,
     /// The part of the previous event; consecutive events mostly share it.
     last: usize,
@@ -204,9 +206,16 @@ impl SourceWatermarks {
     pub fn new(bound: i64) -> Self {
         SourceWatermarks {
             bound,
+            floor: i64::MIN,
             parts: Vec::new(),
             last: 0,
         }
+    }
+
+    /// Never reports less than `floor`: the watermark a restored checkpoint
+    /// recorded, which the replayed events must not move back.
+    pub fn with_floor(self, floor: i64) -> Self {
+        SourceWatermarks { floor, ..self }
     }
 
     /// Notes an event's time in its partition.
@@ -249,8 +258,9 @@ impl SourceWatermarks {
         self.parts.iter().all(|p| p.idle)
     }
 
-    /// The minimum watermark over partitions that are not idle; `i64::MIN`
-    /// before the first event or while every partition is idle.
+    /// The minimum watermark over partitions that are not idle, at least
+    /// the floor; the floor (`i64::MIN` unless restored) before the first
+    /// event or while every partition is idle.
     pub fn current(&self) -> i64 {
         self.parts
             .iter()
@@ -258,6 +268,7 @@ impl SourceWatermarks {
             .map(|p| p.watermark.current())
             .min()
             .unwrap_or(i64::MIN)
+            .max(self.floor)
     }
 }
 

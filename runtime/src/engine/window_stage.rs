@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use super::aggregator::AggregatorWindows;
+use super::keys;
 use super::stage::StageError;
 use crate::config::{AggregateConfig, WindowStage as WindowConfig};
 use crate::event::{DeadLetter, ErrorKind, Event, SourcePosition};
@@ -17,12 +18,19 @@ use crate::metrics::Metrics;
 use crate::plugin::Plugin;
 use crate::plugin::instance::{InstanceError, StageSpec};
 use crate::sink::encode;
+use crate::state::{StageState, StateBatch, StateError};
 use crate::window::aggregate::{Input, InputKind, Value, write_number};
-use crate::window::{Verdict, WindowOperator, WindowResult, WindowSpec};
+use crate::window::{Accumulate, CorruptState, Verdict, WindowOperator, WindowResult, WindowSpec};
 
-/// A window stage running on one worker: built-in aggregates, or an
-/// aggregator plugin.
-pub enum WindowStage {
+/// A window stage running on one worker.
+pub struct WindowStage {
+    windows: Windows,
+    /// Where its state is kept at checkpoints, if it is.
+    persisted: Option<Persisted>,
+}
+
+/// Built-in aggregates, or an aggregator plugin.
+enum Windows {
     /// Built-in aggregates.
     Builtin(Box<BuiltinWindows>),
     /// A Wasm aggregator.
@@ -67,14 +75,23 @@ impl WindowStage {
                     limits: aggregator.limits,
                 };
                 let windows = AggregatorWindows::new(plugin, stage, spec, metrics)?;
-                Ok(WindowStage::Plugin(Box::new(windows)))
+                Ok(WindowStage::from(Windows::Plugin(Box::new(windows))))
             }
-            _ => Ok(WindowStage::Builtin(Box::new(BuiltinWindows {
-                name,
-                aggregates: config.aggregates.clone(),
-                operator: WindowOperator::new(spec),
-                results: Vec::new(),
-            }))),
+            _ => Ok(WindowStage::from(Windows::Builtin(Box::new(
+                BuiltinWindows {
+                    name,
+                    aggregates: config.aggregates.clone(),
+                    operator: WindowOperator::new(spec),
+                    results: Vec::new(),
+                },
+            )))),
+        }
+    }
+
+    fn from(windows: Windows) -> Self {
+        WindowStage {
+            windows,
+            persisted: None,
         }
     }
 
@@ -85,12 +102,12 @@ impl WindowStage {
     /// [`StageError::Instance`] when an aggregator plugin instance cannot
     /// be made.
     pub fn process(&mut self, events: Vec<Event>, out: WindowOutput<'_>) -> Result<(), StageError> {
-        match self {
-            WindowStage::Builtin(windows) => {
+        match &mut self.windows {
+            Windows::Builtin(windows) => {
                 windows.process(events, out);
                 Ok(())
             }
-            WindowStage::Plugin(windows) => windows.process(events, out),
+            Windows::Plugin(windows) => windows.process(events, out),
         }
     }
 
@@ -100,15 +117,128 @@ impl WindowStage {
     ///
     /// As for [`WindowStage::process`].
     pub fn advance(&mut self, watermark: i64, out: WindowOutput<'_>) -> Result<(), StageError> {
-        match self {
-            WindowStage::Builtin(windows) => {
+        match &mut self.windows {
+            Windows::Builtin(windows) => {
                 windows.operator.advance(watermark, &mut windows.results);
                 windows.emit(out.events);
                 Ok(())
             }
-            WindowStage::Plugin(windows) => windows.advance(watermark, out),
+            Windows::Plugin(windows) => windows.advance(watermark, out),
         }
     }
+
+    /// The stage's watermark and arrival counter, as a checkpoint records
+    /// them.
+    pub fn progress(&self) -> (i64, u64) {
+        match &self.windows {
+            Windows::Builtin(w) => (w.operator.watermark(), w.operator.seq()),
+            Windows::Plugin(w) => (w.operator().watermark(), w.operator().seq()),
+        }
+    }
+
+    /// Writes the state that changed since the last barrier to the state
+    /// store, in one write (nothing without [`WindowStage::attach_state`]).
+    ///
+    /// # Errors
+    ///
+    /// A [`StateError`] when the store cannot be written.
+    pub fn snapshot(&mut self) -> Result<(), StateError> {
+        let Some(persisted) = &mut self.persisted else {
+            return Ok(());
+        };
+        match &mut self.windows {
+            Windows::Builtin(w) => persisted.snapshot(&mut w.operator),
+            Windows::Plugin(w) => persisted.snapshot(w.operator_mut()),
+        }
+    }
+
+    /// Loads the stage's state from the store after a restore, with the
+    /// watermark and arrival counter the checkpoint recorded; returns how
+    /// many keys it loaded.
+    ///
+    /// # Errors
+    ///
+    /// A [`RestoreError`] when the store cannot be read or holds something
+    /// else than window state.
+    pub fn restore(&mut self, watermark: i64, seq: u64) -> Result<usize, RestoreError> {
+        let Some(persisted) = &self.persisted else {
+            return Ok(0);
+        };
+        match &mut self.windows {
+            Windows::Builtin(w) => persisted.restore(&mut w.operator, watermark, seq),
+            Windows::Plugin(w) => persisted.restore(w.operator_mut(), watermark, seq),
+        }
+    }
+}
+
+impl WindowStage {
+    /// Keeps the stage's state in `state` from now on: changes are written
+    /// there at each checkpoint barrier ([`WindowStage::snapshot`]).
+    pub fn attach_state(&mut self, state: StageState, key_groups: u32) {
+        match &mut self.windows {
+            Windows::Builtin(w) => w.operator.track_changes(),
+            Windows::Plugin(w) => w.operator_mut().track_changes(),
+        }
+        self.persisted = Some(Persisted { state, key_groups });
+    }
+}
+
+/// A window stage's state in the state store.
+pub struct Persisted {
+    state: StageState,
+    key_groups: u32,
+}
+
+impl Persisted {
+    /// Writes the operator's changed keys in one batch.
+    fn snapshot<A: Accumulate>(
+        &mut self,
+        operator: &mut WindowOperator<A>,
+    ) -> Result<(), StateError> {
+        let mut batch = StateBatch::new();
+        operator.take_changes(|key, bytes| {
+            // Key groups are at most 32768, so the group fits in a u16.
+            let group = keys::key_group(key, self.key_groups) as u16;
+            match bytes {
+                Some(bytes) => batch.put(group, key, bytes),
+                None => batch.delete(group, key),
+            }
+        });
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.state.commit(batch)
+    }
+
+    /// Loads every key of the worker's key groups into `operator`.
+    fn restore<A: Accumulate>(
+        &self,
+        operator: &mut WindowOperator<A>,
+        watermark: i64,
+        seq: u64,
+    ) -> Result<usize, RestoreError> {
+        operator.resume_at(watermark, seq);
+        let mut keys = 0;
+        for group in self.state.key_groups() {
+            for entry in self.state.scan_prefix(group, b"")? {
+                let (key, value) = entry?;
+                operator.restore(Arc::from(key), &value)?;
+                keys += 1;
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// A window stage's state could not be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A stored key's state is not window state.
+    #[error(transparent)]
+    Corrupt(#[from] CorruptState),
 }
 
 /// A window stage with built-in aggregates on one worker.

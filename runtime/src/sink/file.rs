@@ -1,23 +1,64 @@
-//! The file sink: one line per event in a file that is truncated when the
-//! pipeline starts.
+//! The file sink: one line per event in a file.
 //!
 //! Its directory is created if missing. Writes go through a buffer;
-//! [`Sink::flush`] pushes them to the operating system.
+//! [`Sink::flush`] pushes them to the operating system. How the file is
+//! opened and when lines become visible depends on the pipeline's
+//! checkpoints ([`Opening`]):
 //!
-//! FIXME: the file is rewritten from the start on every run and nothing is
-//! staged, so a crash can leave a partly written last line; exactly-once file
-//! output (stage, then rename on checkpoint commit) is not built yet.
+//! - **Without checkpoints**, the file is truncated when the pipeline
+//!   starts and lines are written to it directly.
+//! - **At least once**, the same, except that a restart from a checkpoint
+//!   keeps the file and appends (dropping a partly written last line, which
+//!   the replay writes again).
+//! - **Exactly once**, lines go to a staging file beside it,
+//!   `<file>.weir-pending`. A checkpoint barrier makes the staged lines
+//!   durable and renames them `<file>.weir-part-<id>` ([`Sink::prepare`]);
+//!   once the checkpoint is complete they are appended to the file, which
+//!   is synced, and the part is removed ([`Sink::commit`]). The checkpoint
+//!   records the part, its length and the file's length before it, so a
+//!   restart finishes a commit a crash interrupted (the part is still
+//!   there) and cuts off anything appended after the checkpoint. A reader
+//!   therefore only ever sees lines of complete checkpoints, each once,
+//!   though it may see a commit's lines while they are being appended.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Sink, SinkError, write_line};
+use super::{Prepared, Sink, SinkError, write_line};
 use crate::config::SinkFormat;
 use crate::event::Event;
 
 /// Size of the write buffer.
 const BUFFER_BYTES: usize = 256 << 10;
+
+/// How a file sink opens its file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opening {
+    /// Truncate it and write to it directly.
+    Fresh,
+    /// Keep it (a restart, at least once): append, after dropping a partly
+    /// written last line.
+    Append,
+    /// Exactly once: stage lines until a checkpoint commits them. `restore`
+    /// is what the restored checkpoint recorded for this sink (`None` on a
+    /// first run: the file is truncated).
+    Staged {
+        /// The sink's part of the restored checkpoint.
+        restore: Option<FileCommit>,
+    },
+}
+
+/// A file sink's part of a checkpoint: what it needs to finish the commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileCommit {
+    /// The staged part (absent once committed).
+    pub staged: PathBuf,
+    /// The file's length before the part is appended.
+    pub visible_len: u64,
+    /// The part's length.
+    pub staged_len: u64,
+}
 
 /// Writes events to a file.
 pub struct FileSink {
@@ -26,40 +67,211 @@ pub struct FileSink {
     format: SinkFormat,
     out: BufWriter<File>,
     line: Vec<u8>,
+    /// Exactly once: the staged part of the checkpoint being committed.
+    staging: Option<Staging>,
+}
+
+struct Staging {
+    pending: PathBuf,
+    prepared: Option<(u64, FileCommit)>,
 }
 
 impl FileSink {
-    /// Creates (or truncates) `path`, creating its directory if needed.
+    /// Opens `path` as `opening` says, creating its directory if needed.
     ///
     /// # Errors
     ///
-    /// [`SinkError::Io`] when the directory or file cannot be created.
-    pub fn create(name: &str, path: &Path, format: SinkFormat) -> Result<Self, SinkError> {
-        let error = |error| SinkError::Io {
-            sink: name.to_string(),
-            what: path.display().to_string(),
-            error,
-        };
+    /// [`SinkError::Io`] when the directory or a file cannot be created,
+    /// read or written, [`SinkError::Restore`] when the file is shorter
+    /// than the restored checkpoint says it was.
+    pub fn open(
+        name: &str,
+        path: &Path,
+        format: SinkFormat,
+        opening: &Opening,
+    ) -> Result<Self, SinkError> {
+        let io = |error| io_error(name, path, error);
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(error)?;
+            std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = File::create(path).map_err(error)?;
-        tracing::debug!(sink = name, path = %path.display(), "file sink opened");
+        let (file, staging) = match opening {
+            Opening::Fresh => (File::create(path).map_err(io)?, None),
+            Opening::Append => (append_whole_lines(path).map_err(io)?, None),
+            Opening::Staged { restore } => {
+                recover(name, path, restore.as_ref())?;
+                let pending = sibling(path, "weir-pending");
+                let file = File::create(&pending).map_err(|e| io_error(name, &pending, e))?;
+                let staging = Staging {
+                    pending,
+                    prepared: None,
+                };
+                (file, Some(staging))
+            }
+        };
+        tracing::debug!(sink = name, path = %path.display(), ?opening, "file sink opened");
         Ok(FileSink {
             name: name.to_string(),
             path: path.to_path_buf(),
             format,
             out: BufWriter::with_capacity(BUFFER_BYTES, file),
             line: Vec::new(),
+            staging,
         })
     }
 
+    /// Opens `path` fresh (truncated).
+    ///
+    /// # Errors
+    ///
+    /// As for [`FileSink::open`].
+    pub fn create(name: &str, path: &Path, format: SinkFormat) -> Result<Self, SinkError> {
+        FileSink::open(name, path, format, &Opening::Fresh)
+    }
+
     fn error(&self, error: std::io::Error) -> SinkError {
-        SinkError::Io {
-            sink: self.name.clone(),
-            what: self.path.display().to_string(),
-            error,
+        io_error(&self.name, &self.path, error)
+    }
+}
+
+fn io_error(sink: &str, path: &Path, error: std::io::Error) -> SinkError {
+    SinkError::Io {
+        sink: sink.to_string(),
+        what: path.display().to_string(),
+        error,
+    }
+}
+
+/// `<path>.<suffix>`.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Opens `path` for appending, creating it, and cuts off a last line that
+/// has no newline (a write a crash interrupted).
+fn append_whole_lines(path: &Path) -> std::io::Result<File> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let len = file.metadata()?.len();
+    let mut keep = len;
+    let mut chunk = vec![0; 64 << 10];
+    while keep > 0 {
+        let from = keep.saturating_sub(chunk.len() as u64);
+        let n = (keep - from) as usize;
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk[..n])?;
+        match chunk[..n].iter().rposition(|&b| b == b'\n') {
+            Some(i) => {
+                keep = from + i as u64 + 1;
+                break;
+            }
+            None => keep = from,
         }
+    }
+    if keep < len {
+        file.set_len(keep)?;
+    }
+    file.seek(SeekFrom::End(0))?;
+    Ok(file)
+}
+
+/// Brings `path` to what the restored checkpoint committed: finishes its
+/// commit if a crash interrupted it, cuts off what came after, and removes
+/// staged files of checkpoints that never completed.
+fn recover(name: &str, path: &Path, restore: Option<&FileCommit>) -> Result<(), SinkError> {
+    let io = |error| io_error(name, path, error);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    match restore {
+        None => file.set_len(0).map_err(io)?,
+        Some(commit) => {
+            if len < commit.visible_len {
+                return Err(SinkError::Restore {
+                    sink: name.to_string(),
+                    what: path.display().to_string(),
+                    message: format!(
+                        "the checkpoint had {} bytes committed to it, but it has {len}; was it \
+                         truncated or replaced?",
+                        commit.visible_len
+                    ),
+                });
+            }
+            if commit.staged_len > 0 && commit.staged.exists() {
+                file.set_len(commit.visible_len).map_err(io)?;
+                append_part(&file, &commit.staged)
+                    .map_err(|e| io_error(name, &commit.staged, e))?;
+                tracing::info!(sink = name, part = %commit.staged.display(), "finished an interrupted commit");
+            } else {
+                let committed = commit.visible_len + commit.staged_len;
+                if len < committed {
+                    return Err(SinkError::Restore {
+                        sink: name.to_string(),
+                        what: path.display().to_string(),
+                        message: format!(
+                            "the checkpoint had {committed} bytes committed to it, but it has \
+                             {len}; was it truncated or replaced?"
+                        ),
+                    });
+                }
+                file.set_len(committed).map_err(io)?;
+            }
+        }
+    }
+    file.sync_all().map_err(io)?;
+    remove_staged(path).map_err(io)
+}
+
+/// Appends the part file `part` to `file`, syncs `file`, and removes the
+/// part.
+fn append_part(mut file: &File, part: &Path) -> std::io::Result<()> {
+    file.seek(SeekFrom::End(0))?;
+    let mut staged = File::open(part)?;
+    std::io::copy(&mut staged, &mut file)?;
+    file.sync_all()?;
+    std::fs::remove_file(part)
+}
+
+/// Removes every `<path>.weir-part-*` and `<path>.weir-pending`.
+fn remove_staged(path: &Path) -> std::io::Result<()> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.weir-", name.to_string_lossy());
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if let Some(rest) = file.strip_prefix(&prefix)
+            && (rest == "pending" || rest.starts_with("part-"))
+        {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Syncs the directory holding `path`, so that a rename in it is durable.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => File::open(".")?.sync_all(),
     }
 }
 
@@ -74,6 +286,59 @@ impl Sink for FileSink {
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.out.flush().map_err(|e| self.error(e))
+    }
+
+    fn prepare(&mut self, checkpoint: u64) -> Result<Option<Prepared>, SinkError> {
+        self.flush()?;
+        let Some(staging) = &self.staging else {
+            return Ok(None);
+        };
+        let pending = staging.pending.clone();
+        let io = |e| io_error(&self.name, &pending, e);
+        let file = self.out.get_ref();
+        file.sync_data().map_err(io)?;
+        let staged_len = file.metadata().map_err(io)?.len();
+        let visible_len = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta.len(),
+            Err(e) => return Err(self.error(e)),
+        };
+        let part = sibling(&self.path, &format!("weir-part-{checkpoint}"));
+        if staged_len > 0 {
+            std::fs::rename(&pending, &part).map_err(io)?;
+            sync_dir(&part).map_err(io)?;
+            let file = File::create(&pending).map_err(io)?;
+            self.out = BufWriter::with_capacity(BUFFER_BYTES, file);
+        }
+        let commit = FileCommit {
+            staged: part,
+            visible_len,
+            staged_len,
+        };
+        if let Some(staging) = &mut self.staging {
+            staging.prepared = Some((checkpoint, commit.clone()));
+        }
+        Ok(Some(Prepared::File(commit)))
+    }
+
+    fn commit(&mut self, checkpoint: u64) -> Result<(), SinkError> {
+        let Some(staging) = &mut self.staging else {
+            return Ok(());
+        };
+        let Some((id, commit)) = staging.prepared.take() else {
+            return Ok(());
+        };
+        debug_assert_eq!(
+            id, checkpoint,
+            "a commit of another checkpoint than prepared"
+        );
+        if commit.staged_len == 0 {
+            return Ok(());
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| io_error(&self.name, &self.path, e))?;
+        append_part(&file, &commit.staged).map_err(|e| io_error(&self.name, &commit.staged, e))
     }
 }
 

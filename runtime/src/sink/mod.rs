@@ -33,11 +33,16 @@ use crate::metrics::Metrics;
 ///
 /// [`SinkError::Io`] when a file sink's file or directory cannot be
 /// created, [`SinkError::Kafka`] when a Kafka producer cannot be made.
-pub fn build(config: &SinkConfig, metrics: &Arc<Metrics>) -> Result<Box<dyn Sink>, SinkError> {
+/// A file sink opens its file as `opening` says.
+pub fn build(
+    config: &SinkConfig,
+    metrics: &Arc<Metrics>,
+    opening: &file::Opening,
+) -> Result<Box<dyn Sink>, SinkError> {
     Ok(match &config.kind {
         SinkKind::Stdout { format } => Box::new(stdout::StdoutSink::new(&config.name, *format)),
         SinkKind::File { path, format } => {
-            Box::new(file::FileSink::create(&config.name, path, *format)?)
+            Box::new(file::FileSink::open(&config.name, path, *format, opening)?)
         }
         SinkKind::Kafka(kafka) => {
             Box::new(kafka::KafkaSink::new(&config.name, kafka, metrics.clone())?)
@@ -82,6 +87,39 @@ pub trait Sink: Send {
     ///
     /// A [`SinkError`] when the output cannot be written.
     fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// A checkpoint barrier: everything written so far belongs to
+    /// checkpoint `checkpoint`. Makes it durable, ready to become visible,
+    /// and returns what a restart needs to finish or abort that (`None`
+    /// for a sink that writes at once, which only flushes).
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`]; the checkpoint then fails.
+    fn prepare(&mut self, checkpoint: u64) -> Result<Option<Prepared>, SinkError> {
+        let _ = checkpoint;
+        self.flush()?;
+        Ok(None)
+    }
+
+    /// Checkpoint `checkpoint` is complete (its manifest is durable): makes
+    /// what [`Sink::prepare`] staged for it visible.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`]; the restart finishes the commit.
+    fn commit(&mut self, checkpoint: u64) -> Result<(), SinkError> {
+        let _ = checkpoint;
+        Ok(())
+    }
+}
+
+/// A sink's part of a checkpoint: what a restart needs to finish its
+/// commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Prepared {
+    /// A file sink's staged part.
+    File(file::FileCommit),
 }
 
 /// A sink could not write.
@@ -97,6 +135,16 @@ pub enum SinkError {
         /// The underlying error.
         #[source]
         error: std::io::Error,
+    },
+    /// The output does not match the checkpoint being restored.
+    #[error("sink `{sink}`: cannot restore {what}: {message}")]
+    Restore {
+        /// The sink's name in the pipeline file.
+        sink: String,
+        /// What was being restored (a path).
+        what: String,
+        /// Why.
+        message: String,
     },
     /// A Kafka producer could not be made, or a record not delivered.
     #[error("sink `{sink}`: {message}")]

@@ -15,12 +15,12 @@
 //! The line reading here is shared with the stdin source.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Emit, Source, SourceError, Stopped};
+use super::{Emit, Position, Source, SourceError, Stopped};
 use crate::event::{Event, SourcePosition};
 
 /// How often a followed file is checked for new lines.
@@ -35,25 +35,52 @@ pub struct FileSource {
     path: PathBuf,
     follow: bool,
     file: Option<File>,
+    /// Where reading starts: byte offset and line number.
+    start: (u64, u64),
 }
 
 impl FileSource {
-    /// Opens `path` for the source `name`.
+    /// Opens `path` for the source `name`, to read from its beginning or
+    /// from `start` (a byte offset and its line number, from a checkpoint).
     ///
     /// # Errors
     ///
-    /// [`SourceError::Io`] when the file cannot be opened.
-    pub fn open(name: &str, path: &Path, follow: bool) -> Result<Self, SourceError> {
-        let file = File::open(path).map_err(|error| SourceError::Io {
+    /// [`SourceError::Io`] when the file cannot be opened or positioned,
+    /// [`SourceError::Resume`] when it is shorter than `start`.
+    pub fn open(
+        name: &str,
+        path: &Path,
+        follow: bool,
+        start: Option<(u64, u64)>,
+    ) -> Result<Self, SourceError> {
+        let io = |error| SourceError::Io {
             source_name: name.to_string(),
             what: path.display().to_string(),
             error,
-        })?;
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let start = start.unwrap_or((0, 0));
+        if start.0 > 0 {
+            let len = file.metadata().map_err(io)?.len();
+            if len < start.0 {
+                return Err(SourceError::Resume {
+                    source_name: name.to_string(),
+                    what: path.display().to_string(),
+                    message: format!(
+                        "the checkpoint read up to byte {}, but the file now has {len} bytes; \
+                         was it replaced or truncated?",
+                        start.0
+                    ),
+                });
+            }
+            file.seek(SeekFrom::Start(start.0)).map_err(io)?;
+        }
         Ok(FileSource {
             name: Arc::from(name),
             path: path.to_path_buf(),
             follow,
             file: Some(file),
+            start,
         })
     }
 }
@@ -68,7 +95,9 @@ impl Source for FileSource {
             follow: self.follow,
             flush_on_short_read: false,
         };
-        read_lines(&self.name, file, options, out).map_err(|error| SourceError::Io {
+        let mut lines = Lines::new(&self.name, file);
+        (lines.consumed, lines.offset) = self.start;
+        lines.read(options, out).map_err(|error| SourceError::Io {
             source_name: self.name.to_string(),
             what: self.path.display().to_string(),
             error,
@@ -96,11 +125,7 @@ pub(super) fn read_lines(
     options: LineOptions,
     out: &mut dyn Emit,
 ) -> std::io::Result<()> {
-    let mut lines = Lines::new(name, input);
-    match lines.run(options, out) {
-        Ok(()) | Err(LinesError::Stopped) => Ok(()),
-        Err(LinesError::Io(error)) => Err(error),
-    }
+    Lines::new(name, input).read(options, out)
 }
 
 enum LinesError {
@@ -133,6 +158,8 @@ struct Lines<'a, R> {
     last_read_full: bool,
     /// Offset of the next line.
     offset: u64,
+    /// Bytes of the input before `buf[0]`.
+    consumed: u64,
 }
 
 impl<'a, R: Read> Lines<'a, R> {
@@ -145,6 +172,26 @@ impl<'a, R: Read> Lines<'a, R> {
             end: 0,
             last_read_full: false,
             offset: 0,
+            consumed: 0,
+        }
+    }
+
+    /// Runs until the input ends or the pipeline stops, then reports where
+    /// it stopped.
+    fn read(&mut self, options: LineOptions, out: &mut dyn Emit) -> std::io::Result<()> {
+        let result = self.run(options, out);
+        let _ = out.at(self.position());
+        match result {
+            Ok(()) | Err(LinesError::Stopped) => Ok(()),
+            Err(LinesError::Io(error)) => Err(error),
+        }
+    }
+
+    /// Where the next line starts.
+    fn position(&self) -> Position {
+        Position::File {
+            offset: self.consumed + self.start as u64,
+            line: self.offset,
         }
     }
 
@@ -157,6 +204,9 @@ impl<'a, R: Read> Lines<'a, R> {
                 let line_end = self.start + newline;
                 self.emit(self.start, line_end, out)?;
                 self.start = line_end + 1;
+                if out.barrier_due() {
+                    out.at(self.position())?;
+                }
             }
             if options.flush_on_short_read && !self.last_read_full {
                 out.flush()?;
@@ -167,10 +217,14 @@ impl<'a, R: Read> Lines<'a, R> {
             if !options.follow {
                 if self.start < self.end {
                     self.emit(self.start, self.end, out)?;
+                    self.start = self.end;
                 }
                 return Ok(());
             }
             out.flush()?;
+            if out.barrier_due() {
+                out.at(self.position())?;
+            }
             if !wait(out) {
                 return Ok(());
             }
@@ -201,6 +255,7 @@ impl<'a, R: Read> Lines<'a, R> {
     /// Moves unread bytes to the front (growing the buffer when a line fills
     /// it), reads once, and returns how many bytes came in.
     fn fill(&mut self) -> std::io::Result<usize> {
+        self.consumed += self.start as u64;
         self.buf.copy_within(self.start..self.end, 0);
         self.end -= self.start;
         self.start = 0;
@@ -320,7 +375,7 @@ mod tests {
             file.write_all(b"ial\n3\n").unwrap();
         });
 
-        let mut source = FileSource::open("in", &path, true).unwrap();
+        let mut source = FileSource::open("in", &path, true, None).unwrap();
         let mut out = Collect {
             stop_after: Some(4),
             ..Collect::default()
@@ -333,7 +388,8 @@ mod tests {
 
     #[test]
     fn a_missing_file_names_source_and_path() {
-        let Err(error) = FileSource::open("in", Path::new("/nonexistent/in.jsonl"), false) else {
+        let Err(error) = FileSource::open("in", Path::new("/nonexistent/in.jsonl"), false, None)
+        else {
             panic!("opened a missing file");
         };
         assert!(

@@ -52,7 +52,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Emit, Source, SourceError};
+use super::{Emit, Position, Source, SourceError};
 use crate::config::{GeneratedKind, GeneratorConfig};
 use crate::event::{Event, SourcePosition};
 
@@ -90,6 +90,8 @@ pub struct GeneratorSource {
     count: Option<u64>,
     /// Events per second for this partition.
     rate: Option<f64>,
+    /// The offset of the first event to emit (after a restore).
+    start: u64,
 }
 
 impl GeneratorSource {
@@ -104,8 +106,17 @@ impl GeneratorSource {
                 partition: p as u32,
                 count: config.count.map(|n| (n + total - 1 - p) / total),
                 rate: config.rate.map(|r| r / total as f64),
+                start: 0,
             })
             .collect()
+    }
+
+    /// This partition, resumed after its first `emitted` events.
+    pub fn resume(self, emitted: u64) -> Self {
+        GeneratorSource {
+            start: emitted,
+            ..self
+        }
     }
 
     /// The event this partition emits at `offset`.
@@ -124,7 +135,7 @@ impl GeneratorSource {
     /// Sleeps until event `offset` is due; returns false when the pipeline
     /// stopped meanwhile.
     fn pace(&self, rate: f64, started: Instant, offset: u64, out: &mut dyn Emit) -> bool {
-        let due = Duration::from_secs_f64(offset as f64 / rate);
+        let due = Duration::from_secs_f64((offset - self.start) as f64 / rate);
         let mut elapsed = started.elapsed();
         if due < elapsed + MIN_SLEEP {
             return true;
@@ -134,6 +145,9 @@ impl GeneratorSource {
         }
         while elapsed < due {
             if out.stopping() {
+                return false;
+            }
+            if out.barrier_due() && out.at(Position::Generator { emitted: offset }).is_err() {
                 return false;
             }
             std::thread::sleep((due - elapsed).min(MAX_SLEEP));
@@ -153,21 +167,25 @@ impl Source for GeneratorSource {
             "generator started"
         );
         let started = Instant::now();
-        let mut offset = 0;
+        let mut offset = self.start;
         while self.count.is_none_or(|count| offset < count) {
             if let Some(rate) = self.rate {
                 if !self.pace(rate, started, offset, out) {
-                    return Ok(());
+                    break;
                 }
-            } else if offset % STOP_CHECK_EVERY == 0 && out.stopping() {
-                return Ok(());
+            } else if offset.is_multiple_of(STOP_CHECK_EVERY) && out.stopping() {
+                break;
+            }
+            if out.barrier_due() && out.at(Position::Generator { emitted: offset }).is_err() {
+                break;
             }
             if out.emit(self.event(offset)).is_err() {
-                return Ok(());
+                break;
             }
             offset += 1;
         }
         let _ = out.flush();
+        let _ = out.at(Position::Generator { emitted: offset });
         Ok(())
     }
 }

@@ -24,30 +24,52 @@ use crate::metrics::Metrics;
 /// # Errors
 ///
 /// [`SourceError::Io`] when a file source's file cannot be opened.
+/// `resume(partition)` is where a restored checkpoint left that
+/// partition, if anywhere.
 pub fn build(
     config: &SourceConfig,
     metrics: &Arc<Metrics>,
+    resume: &dyn Fn(u32) -> Option<Position>,
 ) -> Result<Vec<Box<dyn Source>>, SourceError> {
     Ok(match &config.kind {
         SourceKind::Generator(generator) => {
             generator::GeneratorSource::partitions(&config.name, generator)
                 .into_iter()
-                .map(|source| Box::new(source) as Box<dyn Source>)
+                .enumerate()
+                .map(|(partition, source)| {
+                    let source = match resume(partition as u32) {
+                        Some(Position::Generator { emitted }) => source.resume(emitted),
+                        _ => source,
+                    };
+                    Box::new(source) as Box<dyn Source>
+                })
                 .collect()
         }
         SourceKind::File { path, follow } => {
+            let start = match resume(0) {
+                Some(Position::File { offset, line }) => Some((offset, line)),
+                _ => None,
+            };
             vec![Box::new(file::FileSource::open(
                 &config.name,
                 path,
                 *follow,
+                start,
             )?)]
         }
         SourceKind::Stdin => vec![Box::new(stdin::StdinSource::new(&config.name))],
-        SourceKind::Kafka(kafka) => vec![Box::new(kafka::KafkaSource::new(
-            &config.name,
-            kafka,
-            metrics.clone(),
-        )?)],
+        SourceKind::Kafka(kafka) => {
+            let start = match resume(0) {
+                Some(Position::Kafka(offsets)) => Some(offsets),
+                _ => None,
+            };
+            vec![Box::new(kafka::KafkaSource::new(
+                &config.name,
+                kafka,
+                metrics.clone(),
+                start,
+            )?)]
+        }
     })
 }
 
@@ -92,6 +114,54 @@ pub trait Emit {
     /// Whether the workers are behind, so that the next [`Emit::emit`] may
     /// block; a source that can pause its input (Kafka) does so instead.
     fn congested(&self) -> bool;
+
+    /// Whether a checkpoint barrier waits to be placed. A source asks
+    /// between two records (it is one atomic load) and, when it is, says
+    /// where it is with [`Emit::at`].
+    fn barrier_due(&self) -> bool;
+
+    /// Tells where the source is: every record before `position` has been
+    /// emitted, none after it. Places a waiting checkpoint barrier behind
+    /// the events emitted so far, with `position` as where to resume from.
+    /// A source also calls this once when it returns, so that a checkpoint
+    /// taken after it ended resumes it at its end.
+    ///
+    /// # Errors
+    ///
+    /// [`Stopped`] once the pipeline is shutting down (the position is
+    /// still recorded).
+    fn at(&mut self, position: Position) -> Result<(), Stopped>;
+}
+
+/// Where a source partition is in its input: what a checkpoint records to
+/// resume it from exactly there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// A generator partition: how many events it has emitted.
+    Generator {
+        /// Events emitted (the offset of the next one).
+        emitted: u64,
+    },
+    /// A file: where its next line starts.
+    File {
+        /// Byte offset of the next line.
+        offset: u64,
+        /// Its line number, from 0 (the next event's offset).
+        line: u64,
+    },
+    /// Kafka: the next offset of every partition the source reads.
+    Kafka(Vec<KafkaOffset>),
+}
+
+/// The next offset to read from one Kafka partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaOffset {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: i32,
+    /// The offset of the next record to read.
+    pub next: i64,
 }
 
 /// Acknowledgements of one source partition's progress markers (see
@@ -202,6 +272,16 @@ pub enum SourceError {
         #[source]
         error: std::io::Error,
     },
+    /// A restored position does not fit the input any more.
+    #[error("source `{source_name}`: cannot resume {what}: {message}")]
+    Resume {
+        /// The source's name in the pipeline file.
+        source_name: String,
+        /// What was being resumed (a path).
+        what: String,
+        /// Why.
+        message: String,
+    },
     /// A Kafka client could not be made or failed for good.
     #[error("source `{source_name}`: {message}")]
     Kafka {
@@ -228,6 +308,10 @@ pub(crate) mod testing {
         pub marks: Vec<usize>,
         /// How many events had been emitted at each flush.
         pub flushes: Vec<usize>,
+        /// Positions reported, with how many events had been emitted.
+        pub positions: Vec<(usize, super::Position)>,
+        /// Whether a barrier is due (the collector places it at once).
+        pub barrier_due: bool,
         pub stop_after: Option<usize>,
     }
 
@@ -276,6 +360,15 @@ pub(crate) mod testing {
 
         fn congested(&self) -> bool {
             false
+        }
+
+        fn barrier_due(&self) -> bool {
+            self.barrier_due
+        }
+
+        fn at(&mut self, position: super::Position) -> Result<(), Stopped> {
+            self.positions.push((self.events.len(), position));
+            Ok(())
         }
     }
 }

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use super::codec::{Reader, Writer};
+
 /// Which function an aggregate computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Function {
@@ -195,6 +197,87 @@ impl Accumulator {
                 .as_ref()
                 .map_or(Value::Null, |(_, _, raw)| Value::Json(raw.clone())),
         }
+    }
+}
+
+impl Accumulator {
+    /// Appends this accumulator's byte form (see `codec`).
+    pub fn encode(&self, out: &mut Writer<'_>) {
+        let optional = |out: &mut Writer<'_>, tag: u8, v: &Option<f64>| {
+            out.u8(tag);
+            out.u8(u8::from(v.is_some()));
+            out.f64(v.unwrap_or(0.0));
+        };
+        let event = |out: &mut Writer<'_>, tag: u8, v: &Option<(i64, u64, Vec<u8>)>| {
+            out.u8(tag);
+            out.u8(u8::from(v.is_some()));
+            if let Some((time, seq, raw)) = v {
+                out.i64(*time);
+                out.u64(*seq);
+                out.bytes(raw);
+            }
+        };
+        match self {
+            Accumulator::Count(n) => {
+                out.u8(0);
+                out.u64(*n);
+            }
+            Accumulator::Sum(s) => {
+                out.u8(1);
+                out.f64(*s);
+            }
+            Accumulator::Min(m) => optional(out, 2, m),
+            Accumulator::Max(m) => optional(out, 3, m),
+            Accumulator::Avg(s, n) => {
+                out.u8(4);
+                out.f64(*s);
+                out.u64(*n);
+            }
+            Accumulator::Distinct(set) => {
+                out.u8(5);
+                out.u32(set.len() as u32);
+                for raw in set {
+                    out.bytes(raw);
+                }
+            }
+            Accumulator::First(v) => event(out, 6, v),
+            Accumulator::Last(v) => event(out, 7, v),
+        }
+    }
+
+    /// Reads an accumulator written by [`Accumulator::encode`].
+    pub fn decode(input: &mut Reader<'_>) -> Option<Accumulator> {
+        let optional = |input: &mut Reader<'_>| {
+            let some = input.u8()? == 1;
+            let v = input.f64()?;
+            Some(some.then_some(v))
+        };
+        let event = |input: &mut Reader<'_>| {
+            if input.u8()? == 0 {
+                return Some(None);
+            }
+            let time = input.i64()?;
+            let seq = input.u64()?;
+            Some(Some((time, seq, input.bytes()?.to_vec())))
+        };
+        Some(match input.u8()? {
+            0 => Accumulator::Count(input.u64()?),
+            1 => Accumulator::Sum(input.f64()?),
+            2 => Accumulator::Min(optional(input)?),
+            3 => Accumulator::Max(optional(input)?),
+            4 => Accumulator::Avg(input.f64()?, input.u64()?),
+            5 => {
+                let n = input.u32()?;
+                let mut set = BTreeSet::new();
+                for _ in 0..n {
+                    set.insert(input.bytes()?.to_vec());
+                }
+                Accumulator::Distinct(set)
+            }
+            6 => Accumulator::First(event(input)?),
+            7 => Accumulator::Last(event(input)?),
+            _ => return None,
+        })
     }
 }
 

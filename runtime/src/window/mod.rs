@@ -34,16 +34,28 @@
 //! operator to remember which accumulators changed
 //! ([`WindowOperator::take_touched`]).
 //!
-//! FIXME: window state lives in memory (per worker); it belongs in the
-//! keyed-state store (RocksDB) so that it survives restarts and stays
-//! bounded by disk rather than memory.
+//! # Checkpoints
+//!
+//! With [`WindowOperator::track_changes`], the operator remembers which
+//! keys' state changed; [`WindowOperator::take_changes`] hands each such
+//! key's state over in its byte form (see `codec`), or says that it is gone,
+//! so that the stage writes only what changed into the state store at a
+//! checkpoint barrier. [`WindowOperator::restore`] puts a key's state back
+//! and schedules again the timers of its windows that had not fired yet
+//! (those that had, at the restored watermark, fire no second time).
+//!
+//! FIXME: window state is held in memory (per worker) between checkpoints;
+//! the state store holds a copy written at each barrier, so state survives
+//! restarts but is still bounded by memory rather than disk.
 
 pub mod aggregate;
+pub mod codec;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use aggregate::{Accumulator, Function, Input, Value};
+use codec::{Reader, Writer};
 
 /// What a window accumulates: a value that takes events one at a time and
 /// merges with another of its kind.
@@ -67,6 +79,11 @@ pub trait Accumulate: Clone {
     fn merge(&mut self, other: &Self);
     /// The window's result.
     fn finish(self) -> Self::Output;
+    /// Appends the accumulator's byte form (for checkpoints).
+    fn encode(&self, out: &mut Writer<'_>);
+    /// Reads an accumulator written by [`Accumulate::encode`]; `None` when
+    /// the bytes are not one.
+    fn decode(input: &mut Reader<'_>) -> Option<Self>;
 }
 
 /// The built-in aggregates of one window, in spec order.
@@ -98,6 +115,21 @@ impl Accumulate for Accumulators {
 
     fn finish(self) -> Vec<Value> {
         self.0.iter().map(Accumulator::finish).collect()
+    }
+
+    fn encode(&self, out: &mut Writer<'_>) {
+        out.u32(self.0.len() as u32);
+        for accumulator in &self.0 {
+            accumulator.encode(out);
+        }
+    }
+
+    fn decode(input: &mut Reader<'_>) -> Option<Self> {
+        let n = input.u32()?;
+        (0..n)
+            .map(|_| Accumulator::decode(input))
+            .collect::<Option<Vec<_>>>()
+            .map(Accumulators)
     }
 }
 
@@ -173,6 +205,18 @@ pub struct WindowOperator<A: Accumulate = Accumulators> {
     /// Accumulators changed since [`WindowOperator::take_touched`] (only
     /// for deferred accumulators).
     touched: HashSet<Touched>,
+    /// Whether to list keys whose state changed (for checkpoints).
+    track: bool,
+    /// Keys whose state changed since [`WindowOperator::take_changes`],
+    /// possibly more than once.
+    changed: Vec<Arc<[u8]>>,
+}
+
+/// Stored window state that cannot be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("window state of a key is not in the form this weir writes ({what})")]
+pub struct CorruptState {
+    what: &'static str,
 }
 
 /// Names one accumulator of the operator: a key's slice (by start) or
@@ -236,6 +280,9 @@ struct KeyState<A> {
     slices: BTreeMap<i64, A>,
     /// Sessions: end → (start, accumulator).
     sessions: BTreeMap<i64, (i64, A)>,
+    /// Whether it changed since the last [`WindowOperator::take_changes`]
+    /// (and is listed in `changed`).
+    changed: bool,
 }
 
 impl<A> Default for KeyState<A> {
@@ -243,7 +290,51 @@ impl<A> Default for KeyState<A> {
         KeyState {
             slices: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            changed: false,
         }
+    }
+}
+
+impl<A: Accumulate> KeyState<A> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        let mut out = Writer(out);
+        out.u8(codec::VERSION);
+        out.u32(self.slices.len() as u32);
+        for (start, accumulator) in &self.slices {
+            out.i64(*start);
+            accumulator.encode(&mut out);
+        }
+        out.u32(self.sessions.len() as u32);
+        for (end, (start, accumulator)) in &self.sessions {
+            out.i64(*end);
+            out.i64(*start);
+            accumulator.encode(&mut out);
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, CorruptState> {
+        let corrupt = |what| CorruptState { what };
+        let mut input = Reader(bytes);
+        if input.u8() != Some(codec::VERSION) {
+            return Err(corrupt("unknown version"));
+        }
+        let mut state = KeyState::default();
+        let short = || corrupt("truncated");
+        for _ in 0..input.u32().ok_or_else(short)? {
+            let start = input.i64().ok_or_else(short)?;
+            let accumulator = A::decode(&mut input).ok_or_else(|| corrupt("bad accumulator"))?;
+            state.slices.insert(start, accumulator);
+        }
+        for _ in 0..input.u32().ok_or_else(short)? {
+            let end = input.i64().ok_or_else(short)?;
+            let start = input.i64().ok_or_else(short)?;
+            let accumulator = A::decode(&mut input).ok_or_else(|| corrupt("bad accumulator"))?;
+            state.sessions.insert(end, (start, accumulator));
+        }
+        if !input.is_empty() {
+            return Err(corrupt("trailing bytes"));
+        }
+        Ok(state)
     }
 }
 
@@ -268,6 +359,94 @@ impl<A: Accumulate> WindowOperator<A> {
             keys: HashMap::new(),
             timers: Timers::default(),
             touched: HashSet::new(),
+            track: false,
+            changed: Vec::new(),
+        }
+    }
+
+    /// Starts listing the keys whose state changes, for
+    /// [`WindowOperator::take_changes`].
+    pub fn track_changes(&mut self) {
+        self.track = true;
+    }
+
+    /// Hands over every key whose state changed since the last call:
+    /// `write(key, Some(state))` with its state's byte form, or
+    /// `write(key, None)` when it has none any more.
+    pub fn take_changes(&mut self, mut write: impl FnMut(&Arc<[u8]>, Option<&[u8]>)) {
+        let mut buf = Vec::new();
+        for key in std::mem::take(&mut self.changed) {
+            match self.keys.get_mut(&key) {
+                Some(state) if state.changed => {
+                    state.changed = false;
+                    buf.clear();
+                    state.encode(&mut buf);
+                    write(&key, Some(&buf));
+                }
+                // Listed twice; written at its first listing.
+                Some(_) => {}
+                None => write(&key, None),
+            }
+        }
+    }
+
+    /// Sets the watermark and arrival counter a checkpoint recorded; called
+    /// on a fresh operator, before [`WindowOperator::restore`].
+    pub fn resume_at(&mut self, watermark: i64, seq: u64) {
+        self.watermark = watermark;
+        self.seq = seq;
+    }
+
+    /// The arrival counter (for checkpoints).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Puts back `key`'s state from its byte form (see
+    /// [`WindowOperator::take_changes`]) and schedules its windows that
+    /// have not fired at the current watermark, and the cleanup of its
+    /// state.
+    ///
+    /// # Errors
+    ///
+    /// [`CorruptState`] when `bytes` is not a key's state.
+    pub fn restore(&mut self, key: Arc<[u8]>, bytes: &[u8]) -> Result<(), CorruptState> {
+        let state = KeyState::<A>::decode(bytes)?;
+        let slices: Vec<i64> = state.slices.keys().copied().collect();
+        let sessions: Vec<i64> = state.sessions.keys().copied().collect();
+        self.keys.insert(key.clone(), state);
+        match self.spec.kind {
+            WindowKind::Tumbling { size } => {
+                for start in slices {
+                    self.schedule_slice(&key, start, size, size);
+                }
+            }
+            WindowKind::Sliding { size, slide } => {
+                for start in slices {
+                    self.schedule_slice(&key, start, size, slide);
+                }
+            }
+            WindowKind::Session { .. } => {
+                for end in sessions {
+                    self.schedule_session(&key, end);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes that `key`'s state changed (when tracking).
+    fn changed(&mut self, key: &Arc<[u8]>) {
+        if !self.track {
+            return;
+        }
+        match self.keys.get_mut(key) {
+            Some(state) if state.changed => {}
+            Some(state) => {
+                state.changed = true;
+                self.changed.push(key.clone());
+            }
+            None => self.changed.push(key.clone()),
         }
     }
 
@@ -370,12 +549,14 @@ impl<A: Accumulate> WindowOperator<A> {
         }
     }
 
-    fn drop_state(&mut self, key: &[u8], remove: impl FnOnce(&mut KeyState<A>) -> bool) {
-        if let Some(state) = self.keys.get_mut(key) {
-            remove(state);
+    fn drop_state(&mut self, key: &Arc<[u8]>, remove: impl FnOnce(&mut KeyState<A>) -> bool) {
+        if let Some(state) = self.keys.get_mut(key)
+            && remove(state)
+        {
             if state.slices.is_empty() && state.sessions.is_empty() {
                 self.keys.remove(key);
             }
+            self.changed(key);
         }
     }
 
@@ -423,29 +604,9 @@ impl<A: Accumulate> WindowOperator<A> {
         let accumulator = state.slices.entry(slice_start).or_insert(fresh);
         accumulator.add(inputs, time, self.seq);
         self.touch(&key, false, slice_start);
+        self.changed(&key);
         if created {
-            // Fire every window containing the slice that has not completed
-            // yet; drop the slice once the last of them can no longer change.
-            let first_start = (slice_start + slice - size).div_euclid(slide) * slide;
-            let first_start = if first_start + size < slice_start + slice {
-                first_start + slide
-            } else {
-                first_start
-            };
-            let mut last_end = i64::MIN;
-            let mut start = first_start;
-            while start <= slice_start {
-                let end = start + size;
-                if end - 1 > watermark {
-                    self.timers
-                        .insert(end - 1, TimerKind::Fire, key.clone(), end);
-                }
-                last_end = last_end.max(end);
-                start += slide;
-            }
-            let purge = self.purge_time(last_end);
-            self.timers
-                .insert(purge, TimerKind::Cleanup, key.clone(), slice_start);
+            self.schedule_slice(&key, slice_start, size, slide);
         }
         if late {
             // Correct every alive window that had already completed, in
@@ -459,6 +620,46 @@ impl<A: Accumulate> WindowOperator<A> {
             }
         }
         Verdict::Accepted
+    }
+
+    /// Fires every window containing the slice at `slice_start` that has
+    /// not completed yet, and drops the slice once the last of them can no
+    /// longer change.
+    fn schedule_slice(&mut self, key: &Arc<[u8]>, slice_start: i64, size: i64, slide: i64) {
+        let slice = gcd(size, slide);
+        let watermark = self.watermark;
+        let first_start = (slice_start + slice - size).div_euclid(slide) * slide;
+        let first_start = if first_start + size < slice_start + slice {
+            first_start + slide
+        } else {
+            first_start
+        };
+        let mut last_end = i64::MIN;
+        let mut start = first_start;
+        while start <= slice_start {
+            let end = start + size;
+            if end - 1 > watermark {
+                self.timers
+                    .insert(end - 1, TimerKind::Fire, key.clone(), end);
+            }
+            last_end = last_end.max(end);
+            start += slide;
+        }
+        let purge = self.purge_time(last_end);
+        self.timers
+            .insert(purge, TimerKind::Cleanup, key.clone(), slice_start);
+    }
+
+    /// Fires `key`'s session ending at `end` if it has not completed, and
+    /// drops it once it can no longer change.
+    fn schedule_session(&mut self, key: &Arc<[u8]>, end: i64) {
+        if end - 1 > self.watermark {
+            self.timers
+                .insert(end - 1, TimerKind::Fire, key.clone(), end);
+        }
+        let purge = self.purge_time(end);
+        self.timers
+            .insert(purge, TimerKind::Cleanup, key.clone(), end);
     }
 
     /// The result of the tumbling or sliding window of `key` ending at `end`.
@@ -537,14 +738,13 @@ impl<A: Accumulate> WindowOperator<A> {
         }
         state.sessions.insert(end, (start, fresh));
         self.touch(&key, true, end);
-        if end - 1 > watermark {
-            self.timers
-                .insert(end - 1, TimerKind::Fire, key.clone(), end);
-        } else if let Some(result) = self.session_result(&key, end, true) {
+        self.changed(&key);
+        if end - 1 <= watermark
+            && let Some(result) = self.session_result(&key, end, true)
+        {
             out.push(result);
         }
-        let purge = self.purge_time(end);
-        self.timers.insert(purge, TimerKind::Cleanup, key, end);
+        self.schedule_session(&key, end);
         Verdict::Accepted
     }
 
