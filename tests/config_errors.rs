@@ -237,6 +237,27 @@ const CASES: &[(&str, &str)] = &[
         "13:8: the dead-letter output writes to the same file as sink `out`: \
          `{dir}/out/all.jsonl`",
     ),
+    // Checkpoints need sources that can be read again and, exactly once,
+    // sinks that can stage.
+    (
+        "checkpoints_stdin.toml",
+        "6:8: a `stdin` source cannot be read again after a restart, so a pipeline with \
+         `[checkpoints]` cannot have one",
+    ),
+    (
+        "checkpoints_stdout_exactly_once.toml",
+        "10:8: sink `out` cannot take part in exactly-once checkpoints: a `stdout` sink \
+         cannot take back what it wrote; use a `file` sink or set \
+         `mode = \"at-least-once\"` in `[checkpoints]`",
+    ),
+    (
+        "checkpoints_interval.toml",
+        "2:15: interval_ms must be between 10 and 86400000, found 5",
+    ),
+    (
+        "checkpoints_mode.toml",
+        "2:8: unknown variant `exactly_once`, expected `exactly-once` or `at-least-once`",
+    ),
 ];
 
 fn fixture_dir() -> PathBuf {

@@ -47,7 +47,7 @@ dedupe = { field = "id", within_ms = 100 }
     );
     assert_eq!(summary.deduplicated, 2);
     assert!(
-        scratch.path().join("state/CURRENT").exists(),
+        scratch.path().join("state/worker-0/CURRENT").exists(),
         "ids live in rocksdb"
     );
 }

@@ -4,9 +4,11 @@
 //!
 //! The model keeps the accepted events themselves and recomputes each window
 //! from them by brute force, so it shares no logic with the operator's
-//! slices, timers and session merging.
+//! slices, timers and session merging. At random points the operator's
+//! state goes through its checkpoint form and into a fresh operator, which
+//! must carry on exactly as the first would have.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -30,6 +32,10 @@ enum Op {
     Add { key: u8, time: i64, value: i64 },
     /// Move the watermark forward by this much.
     Advance(i64),
+    /// Write the operator's changed state to a store, then go on with a
+    /// fresh operator restored from that store (a checkpoint and a
+    /// restart); the model does not notice.
+    Restart,
 }
 
 #[derive(Clone, Debug)]
@@ -275,6 +281,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
     let op = prop_oneof![
         4 => (0u8..3, -20i64..120, -5i64..20).prop_map(|(key, time, value)| Op::Add { key, time, value }),
         1 => (0i64..25).prop_map(Op::Advance),
+        1 => Just(Op::Restart),
     ];
     proptest::collection::vec(op, 0..120)
 }
@@ -285,7 +292,10 @@ fn check(kind: WindowKind, lateness: i64, ops: &[Op]) -> Result<(), TestCaseErro
         allowed_lateness: lateness,
         functions: FUNCTIONS.to_vec(),
     };
-    let mut operator = WindowOperator::new(spec);
+    let mut operator = WindowOperator::new(spec.clone());
+    operator.track_changes();
+    // What a checkpoint's state store holds: key → state.
+    let mut store: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut model = Model {
         kind,
         lateness,
@@ -306,6 +316,24 @@ fn check(kind: WindowKind, lateness: i64, ops: &[Op]) -> Result<(), TestCaseErro
                 watermark += by;
                 operator.advance(watermark, &mut got);
                 model.advance(watermark, &mut want);
+            }
+            Op::Restart => {
+                operator.take_changes(|key, state| match state {
+                    Some(bytes) => {
+                        store.insert(key.to_vec(), bytes.to_vec());
+                    }
+                    None => {
+                        store.remove(&key[..]);
+                    }
+                });
+                let mut restored = WindowOperator::new(spec.clone());
+                restored.track_changes();
+                restored.resume_at(operator.watermark(), operator.seq());
+                for (key, bytes) in &store {
+                    restored.restore(Arc::from(&key[..]), bytes).unwrap();
+                }
+                prop_assert_eq!(restored.live_keys(), operator.live_keys());
+                operator = restored;
             }
         }
         prop_assert_eq!(&got, &want, "results after step {} ({:?})", step, op);

@@ -213,19 +213,20 @@ impl Router {
     }
 
     fn send_all(&mut self) -> Result<(), Stopped> {
-        for worker in 0..self.buffers.len() {
-            self.send(worker)?;
-        }
         if !self.dead.is_empty() {
             let dead = std::mem::take(&mut self.dead);
             self.metrics
                 .input_dead_lettered(ErrorKind::Malformed, dead.len() as u64);
-            // Dead letters travel through a worker, behind the events
-            // before them, so that barriers find them in order.
+            // Dead letters travel through a worker, ahead of the batches
+            // sent with them (whose stages' dead letters then follow them)
+            // and before any barrier placed after them.
             let worker = self.input % self.workers.len();
             self.workers[worker]
                 .send(WorkerMessage::DeadLetters(dead))
                 .map_err(|_| Stopped)?;
+        }
+        for worker in 0..self.buffers.len() {
+            self.send(worker)?;
         }
         self.metrics
             .source_read(&self.source, std::mem::take(&mut self.unreported));

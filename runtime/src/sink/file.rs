@@ -385,4 +385,91 @@ mod tests {
         let prefix = format!("sink `out`: cannot write {}: ", path.display());
         assert!(message.starts_with(&prefix), "{message}");
     }
+
+    fn staged(path: &Path, restore: Option<FileCommit>) -> FileSink {
+        FileSink::open("out", path, SinkFormat::Value, &Opening::Staged { restore }).unwrap()
+    }
+
+    fn prepared(sink: &mut FileSink, id: u64) -> FileCommit {
+        match sink.prepare(id).unwrap() {
+            Some(Prepared::File(commit)) => commit,
+            None => panic!("a staged sink prepared nothing"),
+        }
+    }
+
+    #[test]
+    fn staged_lines_become_visible_only_at_commit_and_a_restart_finishes_or_undoes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let read = || std::fs::read_to_string(&path).unwrap();
+        let mut sink = staged(&path, None);
+        sink.write(&[Event::from_value(&b"a"[..])]).unwrap();
+        sink.flush().unwrap();
+        assert_eq!(read(), "");
+        let first = prepared(&mut sink, 1);
+        assert_eq!((first.visible_len, first.staged_len), (0, 2));
+        assert!(first.staged.exists());
+        assert_eq!(read(), "");
+        sink.commit(1).unwrap();
+        assert_eq!(read(), "a\n");
+        assert!(!first.staged.exists());
+
+        sink.write(&[Event::from_value(&b"b"[..])]).unwrap();
+        let second = prepared(&mut sink, 2);
+        // A crash after checkpoint 2 became durable, before its commit.
+        drop(sink);
+        let mut sink = staged(&path, Some(second.clone()));
+        assert_eq!(read(), "a\nb\n", "the restart finished the commit");
+        assert!(!second.staged.exists());
+
+        // Lines of a checkpoint that never completed are gone after a
+        // restart from the one before, and so is a commit made after it.
+        sink.write(&[Event::from_value(&b"c"[..])]).unwrap();
+        let third = prepared(&mut sink, 3);
+        sink.commit(3).unwrap();
+        drop(sink);
+        assert_eq!(read(), "a\nb\nc\n");
+        let _sink = staged(&path, Some(second));
+        assert_eq!(read(), "a\nb\n");
+        assert!(!third.staged.exists());
+        let pending = dir.path().join("out.jsonl.weir-pending");
+        assert_eq!(std::fs::read(pending).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_file_shorter_than_its_checkpoint_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, "a\n").unwrap();
+        let commit = FileCommit {
+            staged: dir.path().join("out.jsonl.weir-part-9"),
+            visible_len: 10,
+            staged_len: 4,
+        };
+        let opening = Opening::Staged {
+            restore: Some(commit),
+        };
+        let Err(error) = FileSink::open("out", &path, SinkFormat::Value, &opening) else {
+            panic!("a truncated file was accepted");
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "sink `out`: cannot restore {}: the checkpoint had 10 bytes committed to it, but \
+                 it has 2; was it truncated or replaced?",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn appending_after_a_restart_drops_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        std::fs::write(&path, "a\nb\npart").unwrap();
+        let mut sink = FileSink::open("out", &path, SinkFormat::Value, &Opening::Append).unwrap();
+        sink.write(&[Event::from_value(&b"c"[..])]).unwrap();
+        sink.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nb\nc\n");
+    }
 }

@@ -435,7 +435,9 @@ impl<A: Accumulate> WindowOperator<A> {
         Ok(())
     }
 
-    /// Notes that `key`'s state changed (when tracking).
+    /// Notes that `key`'s state changed or went away (when tracking); the
+    /// paths that add events mark their key in place, without a second
+    /// lookup.
     fn changed(&mut self, key: &Arc<[u8]>) {
         if !self.track {
             return;
@@ -600,11 +602,14 @@ impl<A: Accumulate> WindowOperator<A> {
         let fresh = self.accumulators();
         let key = key.clone();
         let state = self.keys.entry(key.clone()).or_default();
+        if self.track && !state.changed {
+            state.changed = true;
+            self.changed.push(key.clone());
+        }
         let created = !state.slices.contains_key(&slice_start);
         let accumulator = state.slices.entry(slice_start).or_insert(fresh);
         accumulator.add(inputs, time, self.seq);
         self.touch(&key, false, slice_start);
-        self.changed(&key);
         if created {
             self.schedule_slice(&key, slice_start, size, slide);
         }
@@ -731,6 +736,10 @@ impl<A: Accumulate> WindowOperator<A> {
             return Verdict::Late;
         }
         let state = self.keys.entry(key.clone()).or_default();
+        if self.track && !state.changed {
+            state.changed = true;
+            self.changed.push(key.clone());
+        }
         for e in overlapping {
             if let Some((_, accumulator)) = state.sessions.remove(&e) {
                 fresh.merge(&accumulator);
@@ -738,7 +747,6 @@ impl<A: Accumulate> WindowOperator<A> {
         }
         state.sessions.insert(end, (start, fresh));
         self.touch(&key, true, end);
-        self.changed(&key);
         if end - 1 <= watermark
             && let Some(result) = self.session_result(&key, end, true)
         {
