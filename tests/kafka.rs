@@ -1,21 +1,24 @@
 //! Kafka sources and sinks against a real Apache Kafka broker (started with
 //! `scripts/kafka/broker.sh` for this test process and stopped after it):
 //! exact outputs end to end, two processes sharing a consumer group, a
-//! broker restart in the middle of a run, and poison records in the
-//! dead-letter topic with headers naming the error and the record.
+//! broker restart in the middle of a run, poison records in the
+//! dead-letter topic with headers naming the error and the record, and a
+//! checkpointed pipeline killed with SIGKILL at random moments whose
+//! committed output is exactly once.
 //!
 //! One broker serves every case, so the cases run one after another from
 //! this file's own `main` (the test harness has no hook to stop a shared
 //! server); each case has topics and a group of its own. `cargo test --test
 //! kafka -- NAME` runs the cases whose name contains NAME.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use weir_tests::kafka::{
-    Broker, Outgoing, WeirProcess, committed, produce, read_all, summary_number, wait_for,
+    Broker, Outgoing, WeirProcess, committed, produce, produce_paced, read_all, summary_number,
+    wait_for,
 };
 use weir_tests::{Scratch, free_port, plugin, run_pipeline, scrape_metrics, toml_path};
 
@@ -25,7 +28,7 @@ const OUTPUT_WAIT: Duration = Duration::from_secs(90);
 type Case = fn(&Broker);
 
 fn main() {
-    let cases: [(&str, Case); 9] = [
+    let cases: [(&str, Case); 10] = [
         ("end_to_end_outputs_are_exactly_the_reference", end_to_end),
         ("two_processes_split_a_group_and_hand_over", two_processes),
         (
@@ -41,6 +44,10 @@ fn main() {
         ("a_record_not_delivered_is_never_committed", undeliverable),
         ("a_new_group_starts_at_a_timestamp", start_at_a_timestamp),
         ("each_partition_has_its_own_watermark", partition_watermarks),
+        (
+            "killed_at_random_moments_the_checkpointed_output_is_exactly_once",
+            killed_at_random_moments,
+        ),
     ];
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -825,4 +832,233 @@ path = "late.jsonl"
         assert!(previous.is_none(), "a window emitted twice: {v}");
     }
     assert_eq!(got, expected);
+}
+
+/// Payments the checkpointed case produces (besides one flush per
+/// partition).
+const CHAOS_RECORDS: usize = 100_000;
+/// How fast they are produced, so that the pipeline runs for a while.
+const CHAOS_RATE: u64 = 8_000;
+/// Partitions of its input topic.
+const CHAOS_PARTITIONS: i32 = 4;
+/// Event time of the first payment; each next one is 10 ms later.
+const CHAOS_START_MS: i64 = 1_767_225_600_000;
+
+/// The checkpointed case's records: payments `{"card","ts","amount"}`,
+/// round-robin over the partitions with `ts` increasing, then on every
+/// partition a `flush` record an hour ahead in event time, which closes
+/// every window of the payments.
+fn chaos_records() -> Vec<(i32, String)> {
+    let mut records: Vec<(i32, String)> = (0..CHAOS_RECORDS)
+        .map(|i| {
+            let value = format!(
+                r#"{{"card":"c-{:03}","ts":{},"amount":{}}}"#,
+                (i * 7) % 61,
+                CHAOS_START_MS + i as i64 * 10,
+                (i * 7919) % 10_007
+            );
+            (i as i32 % CHAOS_PARTITIONS, value)
+        })
+        .collect();
+    let end = CHAOS_START_MS + CHAOS_RECORDS as i64 * 10 + 3_600_000;
+    for partition in 0..CHAOS_PARTITIONS {
+        let value = format!(r#"{{"card":"flush","ts":{end},"amount":0}}"#);
+        records.push((partition, value));
+    }
+    records
+}
+
+/// The window results the pipeline must write for `records`, sorted: 10 s
+/// tumbling windows per card with count, min and max of the amount; the
+/// flush records' windows never close.
+fn chaos_model(records: &[(i32, String)]) -> Vec<String> {
+    let mut windows: BTreeMap<(String, i64), (u64, f64, f64)> = BTreeMap::new();
+    for (_, value) in records {
+        let v: Value = serde_json::from_str(value).unwrap();
+        let card = v["card"].as_str().unwrap();
+        if card == "flush" {
+            continue;
+        }
+        let ts = v["ts"].as_i64().unwrap();
+        let amount = v["amount"].as_f64().unwrap();
+        let start = ts.div_euclid(10_000) * 10_000;
+        let entry = windows.entry((card.to_string(), start)).or_insert((
+            0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ));
+        entry.0 += 1;
+        entry.1 = entry.1.min(amount);
+        entry.2 = entry.2.max(amount);
+    }
+    let number = |x: f64| {
+        let mut out = Vec::new();
+        weir::window::aggregate::write_number(&mut out, x);
+        String::from_utf8(out).unwrap()
+    };
+    let mut results: Vec<String> = windows
+        .into_iter()
+        .map(|((card, start), (count, min, max))| {
+            format!(
+                r#"{{"key":"{card}","window_start":{start},"window_end":{},"count":{count},"min":{},"max":{},"update":false}}"#,
+                start + 10_000,
+                number(min),
+                number(max)
+            )
+        })
+        .collect();
+    results.sort();
+    results
+}
+
+/// A small deterministic generator for the kill times.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % n
+    }
+}
+
+/// The committed lines of `out.jsonl` in `dir`, sorted.
+fn committed_lines(dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("out.jsonl")).unwrap_or_default();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+fn killed_at_random_moments(broker: &Broker) {
+    let seed = std::env::var("WEIR_KAFKA_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    println!("kafka chaos seed {seed} (set WEIR_KAFKA_CHAOS_SEED={seed} to replay)");
+    let mut rng = Rng(seed);
+    broker.topic("chaos-in", CHAOS_PARTITIONS as u32);
+    let scratch = Scratch::new();
+    // Static membership: a restarted process takes the killed one's place
+    // in the group at once, instead of waiting out its session. The
+    // source's watermark counts only partitions it has had records from,
+    // and a start at the earliest offset can read one partition's backlog
+    // before the others' start offsets are looked up: small fetches
+    // interleave the partitions finely, and a bound of 300 s (30 000
+    // payments) keeps such a head start from making records late. Windows
+    // then stay open across many kills.
+    let pipeline = format!(
+        r#"[pipeline]
+name = "kchaos"
+parallelism = 2
+batch_size = 256
+
+[checkpoints]
+interval_ms = 100
+keep = 2
+{}properties = {{ "group.instance.id" = "kchaos-0", "max.partition.fetch.bytes" = 4096 }}
+
+[key_by]
+field = "card"
+
+[event_time]
+field = "ts"
+max_out_of_orderness_ms = 300000
+
+[[stage]]
+name = "windows"
+window = {{ type = "tumbling", size_ms = 10000 }}
+aggregates = [
+  {{ function = "count" }},
+  {{ function = "min", field = "amount", name = "min" }},
+  {{ function = "max", field = "amount", name = "max" }},
+]
+
+[[sink]]
+name = "out"
+type = "file"
+path = "out.jsonl"
+"#,
+        kafka_source(broker, "chaos-in", "kchaos"),
+    );
+    scratch.write("pipeline.toml", &pipeline);
+    let records = chaos_records();
+    let expected = chaos_model(&records);
+
+    // The payments are produced while weir runs and is killed.
+    let started = Instant::now();
+    let bootstrap = broker.bootstrap.clone();
+    let producer = std::thread::spawn(move || {
+        let outgoing: Vec<Outgoing<'_>> = records
+            .iter()
+            .map(|(partition, value)| Outgoing {
+                partition: Some(*partition),
+                ..Outgoing::value(value.as_bytes())
+            })
+            .collect();
+        produce_paced(&bootstrap, "chaos-in", &outgoing, Some(CHAOS_RATE));
+    });
+    let mut kills = 0;
+    let mut runs = 0;
+    while kills < 20 || !producer.is_finished() {
+        let weir = WeirProcess::start(scratch.path(), "pipeline.toml", &format!("run-{runs}"));
+        runs += 1;
+        std::thread::sleep(Duration::from_millis(300 + rng.below(700)));
+        let stderr = weir.stderr();
+        assert!(weir.kill(), "weir ended by itself: {stderr}");
+        kills += 1;
+    }
+    producer.join().unwrap();
+    let killed_after = started.elapsed();
+    let committed_then = committed_lines(scratch.path()).len();
+
+    // The last run reads the rest, then stops (taking a last checkpoint).
+    let weir = WeirProcess::start(scratch.path(), "pipeline.toml", "last");
+    assert!(
+        weir.wait_for_log("kafka partitions assigned", OUTPUT_WAIT),
+        "{}",
+        weir.stderr()
+    );
+    let deadline = Instant::now() + OUTPUT_WAIT;
+    while committed_lines(scratch.path()).len() < expected.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = weir.stop();
+    assert!(
+        stderr.contains("kafka source resumes from the checkpoint's offsets"),
+        "{stderr}"
+    );
+    println!(
+        "kafka chaos: {kills} kills over {:.1} s ({} of {} windows committed by then), \
+         finished after {:.1} s",
+        killed_after.as_secs_f64(),
+        committed_then,
+        expected.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let results = committed_lines(scratch.path());
+    if results != expected {
+        let got: BTreeSet<&String> = results.iter().collect();
+        let want: BTreeSet<&String> = expected.iter().collect();
+        let missing: Vec<_> = want.difference(&got).take(5).collect();
+        let extra: Vec<_> = got.difference(&want).take(5).collect();
+        panic!(
+            "seed {seed}: {} results, {} expected; missing {missing:?}; unexpected {extra:?}; \
+             duplicates: {}",
+            results.len(),
+            expected.len(),
+            results.len() - got.len()
+        );
+    }
+    for file in ["dead-letters.jsonl", "late-events.jsonl"] {
+        assert_eq!(scratch.lines(file), Vec::<String>::new(), "{file}");
+    }
 }

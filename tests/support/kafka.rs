@@ -152,6 +152,18 @@ impl ProducerContext for Reports {
 /// Produces `records` to `topic` and waits for every delivery; returns each
 /// record's partition and offset.
 pub fn produce(bootstrap: &str, topic: &str, records: &[Outgoing<'_>]) -> Vec<(i32, i64)> {
+    produce_paced(bootstrap, topic, records, None)
+}
+
+/// [`produce`] at most `per_second` records a second (all at once for
+/// `None`), so that a pipeline reading them runs for a while.
+pub fn produce_paced(
+    bootstrap: &str,
+    topic: &str,
+    records: &[Outgoing<'_>],
+    per_second: Option<u64>,
+) -> Vec<(i32, i64)> {
+    let started = Instant::now();
     let producer: BaseProducer<Reports> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("enable.idempotence", "true")
@@ -177,6 +189,14 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[Outgoing<'_>]) -> Vec<(i
         }
         if let Some(timestamp) = record.timestamp {
             out = out.timestamp(timestamp);
+        }
+        if let Some(rate) = per_second {
+            // Every 100 records, wait until they are due.
+            if i % 100 == 0 {
+                let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                producer.poll(Duration::ZERO);
+            }
         }
         loop {
             match producer.send(out) {
@@ -415,6 +435,15 @@ impl WeirProcess {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Kills it with SIGKILL, as a crash would; returns whether it was
+    /// still running.
+    pub fn kill(mut self) -> bool {
+        let running = matches!(self.child.try_wait(), Ok(None));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        running
     }
 
     /// Stops it as Ctrl-C does and waits for it to drain and exit; returns

@@ -48,6 +48,8 @@
 //!                           # { timestamp_ms = … }, "committed" (an error)
 //! commit_interval_ms = 1000 # default 1000
 //! properties = { "fetch.max.bytes" = 1048576 }  # any librdkafka setting
+//! # With [checkpoints], a restart resumes at the checkpoint's offsets, not
+//! # the group's, and the pipeline must be the group's only member.
 //!
 //! [key_by]                  # default: key by source partition
 //! field = "card"            # a dotted JSON path, or `event_key = true`
@@ -466,7 +468,11 @@ pub struct KafkaSourceConfig {
     /// `topics` or `topic_pattern`.
     pub topics: KafkaTopics,
     /// `group`: the consumer group; its committed offsets are where a
-    /// restarted pipeline resumes.
+    /// restarted pipeline resumes. With `[checkpoints]` a restart resumes
+    /// at the restored checkpoint's offsets instead (offsets are still
+    /// committed, for monitoring), and the pipeline must be the group's
+    /// only member: partitions moved to another process by a rebalance are
+    /// not covered by its checkpoints.
     pub group: String,
     /// `start`: where a partition the group has never committed begins.
     pub start: KafkaStart,

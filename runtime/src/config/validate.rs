@@ -343,15 +343,6 @@ impl<'a> Checker<'a> {
                     follow: raw.follow.as_ref().is_some_and(|f| *f.get_ref()),
                 }
             }
-            RawSourceType::Kafka if self.guarantee.is_some() => {
-                // FIXME: Kafka sources do not place barriers or resume from
-                // a checkpoint's offsets yet.
-                return Err(self.error(
-                    raw.kind.span(),
-                    "a `kafka` source cannot take part in `[checkpoints]` yet; it commits \
-                     its offsets to its consumer group once their results are written",
-                ));
-            }
             RawSourceType::Kafka => SourceKind::Kafka(self.kafka_source(&raw)?),
             RawSourceType::Stdin => {
                 if self.guarantee.is_some() {

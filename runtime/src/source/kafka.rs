@@ -16,10 +16,43 @@
 //! loses nothing: what was not committed is read again, by this process
 //! when it restarts or by another member of the group.
 //!
-//! FIXME: events held in window state count as passed on, so their offsets
-//! are committed while the windows are open and only in memory; a crash
-//! before those windows fire loses them. Checkpoints (window state in
-//! RocksDB, restored with the offsets) are what closes this.
+//! Without `[checkpoints]`, events held in window state count as passed
+//! on, so their offsets are committed while the windows are open and only
+//! in memory; a crash before those windows fire loses them. Checkpoints
+//! close this.
+//!
+//! # Checkpoints
+//!
+//! In a pipeline with `[checkpoints]` the checkpoint's offsets, not the
+//! group's, are where a restart resumes. Between two records passed on
+//! (and while it polls with nothing to pass on) the source places a
+//! waiting barrier at [`Position::Kafka`]: for every assigned partition,
+//! the offset after the last record it passed on, or where the partition
+//! was started when that is known (a resumed offset) and nothing was
+//! passed on from it yet. Records fetched but not yet passed on lie after
+//! the barrier. It reports the same position once when it returns.
+//!
+//! A restored source starts each partition the checkpoint names at
+//! exactly its offset when the partition is first assigned, whatever the
+//! group committed. A partition the checkpoint does not name had nothing
+//! of it in the checkpoint, so the group's committed offset (which may have
+//! moved past records the checkpoint does not hold) is ignored for it too:
+//! it starts by `start` (`"earliest"`, `"latest"`, a timestamp; only
+//! `"committed"` uses the group's offset). Acknowledged offsets are still
+//! committed to the group, for monitoring and lag; they are never read
+//! back while a checkpoint exists.
+//!
+//! A checkpointed pipeline must be the group's only member: a rebalance
+//! that moves partitions to another process is not supported (the other
+//! process has no checkpoint of them, and this one's next checkpoint
+//! leaves them out), and the source warns when partitions are revoked.
+//!
+//! FIXME: a first run (no checkpoint yet) starts at the group's committed
+//! offsets, as without checkpoints; if it crashes after committing offsets
+//! to the group but before its first checkpoint completes, the restart
+//! resumes from those offsets while the outputs of the crashed run were
+//! never committed. Telling the source that the pipeline is checkpointed
+//! (so that it ignores the group even without a checkpoint) closes this.
 //!
 //! # Rebalances
 //!
@@ -54,7 +87,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 
-use super::{Acks, Emit, OutputsClosed, Source, SourceError, Stopped};
+use super::{Acks, Emit, KafkaOffset, OutputsClosed, Position, Source, SourceError, Stopped};
 use crate::config::{KafkaSourceConfig, KafkaStart, KafkaTopics};
 use crate::event::{Event, SourcePosition};
 use crate::kafka::{ClientLog, client_config, log_line, report_error};
@@ -95,7 +128,9 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     /// Makes the consumer and subscribes; connecting happens in the
-    /// background (and is retried while the brokers are down).
+    /// background (and is retried while the brokers are down). `start` is
+    /// where a restored checkpoint left each partition (see the module
+    /// docs, "Checkpoints").
     ///
     /// # Errors
     ///
@@ -105,12 +140,8 @@ impl KafkaSource {
         name: &str,
         config: &KafkaSourceConfig,
         metrics: Arc<Metrics>,
-        start: Option<Vec<super::KafkaOffset>>,
+        start: Option<Vec<KafkaOffset>>,
     ) -> Result<Self, SourceError> {
-        // FIXME: a Kafka source does not place checkpoint barriers or
-        // resume from a checkpoint's offsets yet; the configuration refuses
-        // one in a pipeline with `[checkpoints]`, so `start` is never set.
-        debug_assert!(start.is_none(), "kafka sources are not checkpointed");
         let error = |message: String| SourceError::Kafka {
             source_name: name.to_string(),
             message,
@@ -129,13 +160,29 @@ impl KafkaSource {
             ("auto.offset.reset", reset),
             ("enable.partition.eof", "false"),
         ];
+        let resume = start.map(|offsets| {
+            offsets
+                .into_iter()
+                .map(|o| ((o.topic, o.partition), o.next))
+                .collect::<HashMap<Partition, i64>>()
+        });
+        if let Some(resume) = &resume {
+            tracing::info!(
+                source = name,
+                partitions = resume.len(),
+                "kafka source resumes from the checkpoint's offsets"
+            );
+        }
         let context = Context {
             log: ClientLog {
                 client: name.into(),
                 metrics,
             },
             start: config.start,
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                resume,
+                ..State::default()
+            }),
         };
         let consumer: BaseConsumer<Context> =
             client_config(&config.brokers, &config.properties, &settings)
@@ -410,6 +457,11 @@ impl Source for KafkaSource {
             if let Err(error) = self.gather(&mut batch) {
                 break Err(error);
             }
+            // Records just gathered are not passed on yet: they lie after
+            // a barrier placed here.
+            if self.barrier(out).is_err() {
+                break Ok(());
+            }
             if batch.is_empty() {
                 if out.flush().is_err() {
                     break Ok(());
@@ -426,6 +478,8 @@ impl Source for KafkaSource {
                 last_commit = Instant::now();
             }
         };
+        // Stopped or not, the position is recorded for the last checkpoint.
+        let _ = out.at(self.position());
         self.finish(out, &acks);
         result
     }
@@ -471,8 +525,41 @@ impl KafkaSource {
                     self.unmarked.push(((topic, at.0), at.1));
                 }
             }
+            if self.barrier(out).is_err() {
+                return Ok(false);
+            }
         }
         Ok(self.unmarked.is_empty() || self.mark(out))
+    }
+
+    /// Places a waiting checkpoint barrier after the records passed on so
+    /// far.
+    fn barrier(&mut self, out: &mut dyn Emit) -> Result<(), Stopped> {
+        if !out.barrier_due() {
+            return Ok(());
+        }
+        self.context().lock().checkpointed = true;
+        out.at(self.position())
+    }
+
+    /// The offset of the next record to pass on, per assigned partition
+    /// where it is known.
+    fn position(&self) -> Position {
+        let mut next: HashMap<Partition, i64> = self.context().lock().next.clone();
+        // Runs are in order, so a later one of a partition wins.
+        for (partition, offset) in &self.unmarked {
+            next.insert(partition.clone(), offset + 1);
+        }
+        let mut offsets: Vec<KafkaOffset> = next
+            .into_iter()
+            .map(|((topic, partition), next)| KafkaOffset {
+                topic,
+                partition,
+                next,
+            })
+            .collect();
+        offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        Position::Kafka(offsets)
     }
 
     /// Records the offsets passed on since the last marker and sends a
@@ -480,6 +567,7 @@ impl KafkaSource {
     fn mark(&mut self, out: &mut dyn Emit) -> bool {
         let mut state = self.consumer.context().lock();
         for (partition, offset) in self.unmarked.drain(..) {
+            state.next.insert(partition.clone(), offset + 1);
             state.offsets.emitted(partition, offset);
         }
         drop(state);
@@ -523,6 +611,17 @@ struct State {
     revoked: HashSet<Partition>,
     /// Rebalances so far.
     rebalances: u64,
+    /// A restored checkpoint's offsets not yet applied to an assignment;
+    /// `None` when no checkpoint was restored.
+    resume: Option<HashMap<Partition, i64>>,
+    /// Partitions assigned so far in this run.
+    seen: HashSet<Partition>,
+    /// The offset of the next record to pass on, per assigned partition
+    /// where it is known; updated at each marker.
+    next: HashMap<Partition, i64>,
+    /// The pipeline takes checkpoints (a barrier was placed or a checkpoint
+    /// restored).
+    checkpointed: bool,
 }
 
 impl State {
@@ -576,7 +675,18 @@ impl Context {
         }
         let mut state = self.lock();
         state.offsets.forget(&partitions);
+        for partition in &partitions {
+            state.next.remove(partition);
+        }
         state.revoked.extend(partitions);
+        if state.checkpointed || state.resume.is_some() {
+            tracing::warn!(
+                source = self.client(),
+                partitions = %describe(list),
+                "kafka partitions revoked from a checkpointed pipeline; moving partitions \
+                 between processes is not supported with checkpoints"
+            );
+        }
         tracing::info!(
             source = self.client(),
             partitions = %describe(list),
@@ -585,9 +695,66 @@ impl Context {
         );
     }
 
+    /// Partitions are being assigned after a checkpoint was restored: the
+    /// ones it names start at its offsets, and the others assigned for the
+    /// first time by `start`, whatever the group committed (see the module
+    /// docs). Returns the resumed partitions and those started by `start`
+    /// (`fresh`).
+    fn position_by_checkpoint(
+        &self,
+        list: &mut TopicPartitionList,
+    ) -> (TopicPartitionList, Vec<Partition>) {
+        let mut resumed = TopicPartitionList::new();
+        let mut fresh = Vec::new();
+        let mut state = self.lock();
+        let State {
+            resume, seen, next, ..
+        } = &mut *state;
+        let Some(resume) = resume else {
+            return (resumed, fresh);
+        };
+        for element in list.elements() {
+            let partition: Partition = (Arc::from(element.topic()), element.partition());
+            let first = seen.insert(partition.clone());
+            if let Some(offset) = resume.remove(&partition) {
+                let _ = resumed.add_partition_offset(
+                    element.topic(),
+                    element.partition(),
+                    Offset::Offset(offset),
+                );
+                next.insert(partition, offset);
+            } else if first {
+                fresh.push(partition);
+            }
+        }
+        drop(state);
+        for element in resumed.elements() {
+            // The partition is in `list`: it came from there.
+            let _ =
+                list.set_partition_offset(element.topic(), element.partition(), element.offset());
+        }
+        let start = match self.start {
+            KafkaStart::Earliest => Offset::Beginning,
+            KafkaStart::Latest => Offset::End,
+            // Looked up by time (`position_by_time`), or the group's.
+            KafkaStart::Timestamp(_) | KafkaStart::Committed => return (resumed, fresh),
+        };
+        for (topic, partition) in &fresh {
+            let _ = list.set_partition_offset(topic, *partition, start);
+        }
+        (resumed, fresh)
+    }
+
     /// Partitions are being assigned: under `start = { timestamp_ms }`, the
-    /// ones without a committed offset begin at that time.
-    fn position_by_time(&self, consumer: &BaseConsumer<Self>, list: &mut TopicPartitionList) {
+    /// ones without a committed offset, and the `fresh` ones whatever they
+    /// have, begin at that time; `resumed` ones are left as they are.
+    fn position_by_time(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        list: &mut TopicPartitionList,
+        resumed: &TopicPartitionList,
+        fresh: &[Partition],
+    ) {
         let KafkaStart::Timestamp(ms) = self.start else {
             return;
         };
@@ -595,7 +762,12 @@ impl Context {
             let committed = consumer.committed_offsets(list.clone(), REQUEST_TIMEOUT)?;
             let mut times = TopicPartitionList::new();
             for element in committed.elements() {
-                if element.offset() == Offset::Invalid {
+                let (topic, partition) = (element.topic(), element.partition());
+                if resumed.find_partition(topic, partition).is_some() {
+                    continue;
+                }
+                let is_fresh = fresh.iter().any(|(t, p)| &**t == topic && *p == partition);
+                if is_fresh || element.offset() == Offset::Invalid {
                     times.add_partition_offset(
                         element.topic(),
                         element.partition(),
@@ -651,10 +823,12 @@ impl ConsumerContext for Context {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.position_by_time(consumer, list);
+                let (resumed, fresh) = self.position_by_checkpoint(list);
+                self.position_by_time(consumer, list, &resumed, &fresh);
                 tracing::info!(
                     source = self.client(),
                     partitions = %describe(list),
+                    resumed = %describe_offsets(&resumed),
                     "kafka partitions assigned"
                 );
                 if cooperative {
@@ -689,6 +863,20 @@ impl ConsumerContext for Context {
             report_error(self.client(), &self.log.metrics, &error, "commit");
         }
     }
+}
+
+/// `topic[0@12,1@40]` for the log: partitions and their offsets.
+fn describe_offsets(list: &TopicPartitionList) -> String {
+    let mut parts: Vec<String> = list
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => format!("{}[{}@{o}]", e.topic(), e.partition()),
+            other => format!("{}[{}@{other:?}]", e.topic(), e.partition()),
+        })
+        .collect();
+    parts.sort();
+    parts.join(" ")
 }
 
 /// `topic[0,1,2]` for the log.
