@@ -123,7 +123,8 @@ fn throughput(dir: &Path) {
 fn restart(dir: &Path) {
     let name = "restart";
     let checkpoints = "[checkpoints]\ninterval_ms = 1000\n";
-    let dedupe = "\n[[stage]]\nname = \"dedupe\"\ndedupe = { field = \"id\", within_ms = 86400000 }\n";
+    let dedupe =
+        "\n[[stage]]\nname = \"dedupe\"\ndedupe = { field = \"id\", within_ms = 86400000 }\n";
     let file = write_pipeline(dir, name, 1_000_000, dedupe, checkpoints);
     let config = weir::config::load(&file).expect("a valid pipeline");
     let size = seed_checkpoint(&config);
@@ -138,7 +139,10 @@ fn restart(dir: &Path) {
         .run(Arc::new(AtomicBool::new(false)))
         .expect("the restored run");
     let total = started.elapsed();
-    assert_eq!(summary.read, RESUMED, "the run resumes {RESUMED} events before the end");
+    assert_eq!(
+        summary.read, RESUMED,
+        "the run resumes {RESUMED} events before the end"
+    );
     println!(
         "restart with {:.2} GB of keyed state in its checkpoint: restored in {} ms, \
          its last {RESUMED} events processed and a last checkpoint taken {} ms after the start",
@@ -172,7 +176,9 @@ fn seed_checkpoint(config: &weir::config::PipelineConfig) -> u64 {
             let group = groups.start + (i % 64) as u16;
             batch.put(group, &i.to_be_bytes(), &value);
             if batch.len() >= 4096 {
-                handle.commit(std::mem::take(&mut batch)).expect("write state");
+                handle
+                    .commit(std::mem::take(&mut batch))
+                    .expect("write state");
             }
         }
         handle.commit(batch).expect("write state");
@@ -215,6 +221,8 @@ fn seed_checkpoint(config: &weir::config::PipelineConfig) -> u64 {
             seq: 0,
         })
         .collect();
-    let found = pending.complete(&manifest).expect("complete the checkpoint");
+    let found = pending
+        .complete(&manifest)
+        .expect("complete the checkpoint");
     found.size_bytes()
 }

@@ -431,7 +431,16 @@ impl Pipeline {
         let mut inputs = Vec::new();
         for source in &config.sources {
             let name: Arc<str> = source.name.as_str().into();
-            let resume = |partition| restore.and_then(|r| r.position(&source.name, partition));
+            let checkpointed = config.checkpoints.is_some();
+            let kafka = matches!(source.kind, crate::config::SourceKind::Kafka(_));
+            let resume = |partition| match restore {
+                Some(restore) => restore.position(&source.name, partition),
+                // A checkpointed Kafka source starts by its `start`, not at
+                // the group's offsets: those may cover records whose results
+                // no checkpoint committed.
+                None if checkpointed && kafka => Some(source::Position::Kafka(Vec::new())),
+                None => None,
+            };
             for (partition, built) in source::build(source, &metrics, &resume)?
                 .into_iter()
                 .enumerate()

@@ -178,6 +178,10 @@ impl PartitionWatermark {
 /// over those that are not idle: one partition for most sources, every
 /// partition assigned to a Kafka consumer. A partition joins when its first
 /// event arrives.
+///
+/// FIXME: a Kafka partition assigned but not yet read from holds nothing
+/// back, so a backlog read from one partition first can make the others'
+/// first records late; assigned partitions should join at assignment.
 #[derive(Clone, Debug)]
 pub struct SourceWatermarks {
     bound: i64,

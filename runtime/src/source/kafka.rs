@@ -47,12 +47,9 @@
 //! process has no checkpoint of them, and this one's next checkpoint
 //! leaves them out), and the source warns when partitions are revoked.
 //!
-//! FIXME: a first run (no checkpoint yet) starts at the group's committed
-//! offsets, as without checkpoints; if it crashes after committing offsets
-//! to the group but before its first checkpoint completes, the restart
-//! resumes from those offsets while the outputs of the crashed run were
-//! never committed. Telling the source that the pipeline is checkpointed
-//! (so that it ignores the group even without a checkpoint) closes this.
+//! A first run of a checkpointed pipeline (no checkpoint yet) starts
+//! every partition by `start` too, not at the group's committed offsets:
+//! those may cover records whose results no checkpoint committed.
 //!
 //! # Rebalances
 //!
