@@ -35,7 +35,8 @@ fn main() {
     restart(dir.path());
 }
 
-/// A pipeline over a generator (`count` events), keyed by card, with
+/// A pipeline over a generator (`count` events, 1 ms of event time apart,
+/// so that a card has about five events per 10 s window), keyed by card, with
 /// `stages` and a file sink; `checkpoints` is the `[checkpoints]` table or
 /// nothing.
 fn pipeline(dir: &Path, name: &str, count: u64, stages: &str, checkpoints: &str) -> Pipeline {
@@ -65,6 +66,7 @@ type = "generator"
 events = "payments"
 count = {count}
 partitions = 2
+interval_ms = 1
 
 [key_by]
 field = "card"
@@ -165,7 +167,7 @@ fn seed_checkpoint(config: &weir::config::PipelineConfig) -> u64 {
     let store = Checkpoints::open(&checkpoints.dir, checkpoints.keep).expect("the store");
     let pending = store.begin(1).expect("begin a checkpoint");
     std::fs::create_dir_all(pending.state_dir()).expect("its state directory");
-    let value = vec![7u8; VALUE_BYTES];
+    let mut value = vec![0u8; VALUE_BYTES];
     for worker in 0..2u16 {
         let db = weir::state::StateStore::open(&seed.join(format!("worker-{worker}")))
             .expect("a worker's store");
@@ -174,6 +176,7 @@ fn seed_checkpoint(config: &weir::config::PipelineConfig) -> u64 {
         let mut batch = weir::state::StateBatch::new();
         for i in 0..STATE_ENTRIES / 2 {
             let group = groups.start + (i % 64) as u16;
+            scramble(&mut value, i);
             batch.put(group, &i.to_be_bytes(), &value);
             if batch.len() >= 4096 {
                 handle
@@ -225,4 +228,16 @@ fn seed_checkpoint(config: &weir::config::PipelineConfig) -> u64 {
         .complete(&manifest)
         .expect("complete the checkpoint");
     found.size_bytes()
+}
+
+/// Fills `value` with bytes that do not compress (a xorshift stream seeded
+/// by `i`), so that the state on disk is as large as what was written.
+fn scramble(value: &mut [u8], i: u64) {
+    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for chunk in value.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
 }

@@ -549,28 +549,43 @@ impl Coordinator {
             .zip(positions)
             .map(|(name, at)| source_partition(name, at))
             .collect();
+        let aligned = started.elapsed();
+        let phase = Instant::now();
         manifest.sinks = outputs
             .prepare(id)?
             .into_iter()
             .map(|(sink, prepared)| sink_commit(sink, prepared))
             .collect();
+        let prepared = phase.elapsed();
+        let phase = Instant::now();
         let found = pending.complete(&manifest)?;
+        let written = phase.elapsed();
         let durable = started.elapsed();
         if let Some(pause) = self.pause_before_commit {
             // The test hook's line, which the test waits for.
             eprintln!("weir-test: checkpoint {id} durable, pausing before commit");
             std::thread::sleep(pause);
         }
+        let phase = Instant::now();
         outputs.commit(id)?;
+        let committed = phase.elapsed();
         *lock(&self.barriers.state_dir) = None;
+        let phase = Instant::now();
         self.store.prune(&[])?;
+        let pruned = phase.elapsed();
         let size = found.size_bytes();
         self.metrics
             .checkpoint_completed(id, started.elapsed(), size);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         tracing::info!(
             checkpoint = id,
-            durable_ms = durable.as_millis() as u64,
-            total_ms = started.elapsed().as_millis() as u64,
+            aligned_ms = ms(aligned),
+            sinks_prepared_ms = ms(prepared),
+            manifest_ms = ms(written),
+            durable_ms = ms(durable),
+            sinks_committed_ms = ms(committed),
+            pruned_ms = ms(pruned),
+            total_ms = ms(started.elapsed()),
             bytes = size,
             savepoint,
             "checkpoint complete"

@@ -1063,7 +1063,7 @@ fn run_sinks(
             let operators = at_end.into_iter().flatten().flatten().collect();
             coordinator.finish(operators, &mut outputs)?;
         }
-        Ok(())
+        outputs.close()
     })();
     markers.close();
     result
@@ -1134,6 +1134,13 @@ impl Outputs {
             late.flush()?;
         }
         self.dead.flush()
+    }
+
+    fn close(&mut self) -> Result<(), EngineError> {
+        for (_, sink) in self.each() {
+            sink.close()?;
+        }
+        Ok(())
     }
 
     /// Every sink with its name in manifests.

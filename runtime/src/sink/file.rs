@@ -74,6 +74,28 @@ pub struct FileSink {
 struct Staging {
     pending: PathBuf,
     prepared: Option<(u64, FileCommit)>,
+    /// The append of the last committed part, on a thread of its own so
+    /// that the sink thread goes on meanwhile; the next prepare waits for
+    /// it, since the next part's `visible_len` is the file's length after
+    /// it.
+    committing: Option<(PathBuf, std::thread::JoinHandle<std::io::Result<()>>)>,
+}
+
+impl Staging {
+    /// Waits for the last commit's append to end.
+    fn settle(&mut self, name: &str) -> Result<(), SinkError> {
+        let Some((part, append)) = self.committing.take() else {
+            return Ok(());
+        };
+        match append.join() {
+            Ok(result) => result.map_err(|e| io_error(name, &part, e)),
+            Err(_) => Err(io_error(
+                name,
+                &part,
+                std::io::Error::other("the thread appending it panicked"),
+            )),
+        }
+    }
 }
 
 impl FileSink {
@@ -104,6 +126,7 @@ impl FileSink {
                 let staging = Staging {
                     pending,
                     prepared: None,
+                    committing: None,
                 };
                 (file, Some(staging))
             }
@@ -290,9 +313,10 @@ impl Sink for FileSink {
 
     fn prepare(&mut self, checkpoint: u64) -> Result<Option<Prepared>, SinkError> {
         self.flush()?;
-        let Some(staging) = &self.staging else {
+        let Some(staging) = &mut self.staging else {
             return Ok(None);
         };
+        staging.settle(&self.name)?;
         let pending = staging.pending.clone();
         let io = |e| io_error(&self.name, &pending, e);
         let file = self.out.get_ref();
@@ -338,7 +362,33 @@ impl Sink for FileSink {
             .append(true)
             .open(&self.path)
             .map_err(|e| io_error(&self.name, &self.path, e))?;
-        append_part(&file, &commit.staged).map_err(|e| io_error(&self.name, &commit.staged, e))
+        let part = commit.staged.clone();
+        let append = std::thread::Builder::new()
+            .name(format!("weir-commit-{}", self.name))
+            .spawn(move || append_part(&file, &commit.staged))
+            .map_err(|e| io_error(&self.name, &part, e))?;
+        staging.committing = Some((part, append));
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()?;
+        match &mut self.staging {
+            Some(staging) => staging.settle(&self.name),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        // A commit still appending after an error elsewhere: let it end,
+        // so that the part is appended or left whole for the restart.
+        if let Some(staging) = &mut self.staging
+            && let Err(error) = staging.settle(&self.name)
+        {
+            tracing::error!(sink = %self.name, %error, "a commit's append failed");
+        }
     }
 }
 
@@ -411,6 +461,7 @@ mod tests {
         assert!(first.staged.exists());
         assert_eq!(read(), "");
         sink.commit(1).unwrap();
+        sink.close().unwrap();
         assert_eq!(read(), "a\n");
         assert!(!first.staged.exists());
 
@@ -427,6 +478,7 @@ mod tests {
         sink.write(&[Event::from_value(&b"c"[..])]).unwrap();
         let third = prepared(&mut sink, 3);
         sink.commit(3).unwrap();
+        sink.close().unwrap();
         drop(sink);
         assert_eq!(read(), "a\nb\nc\n");
         let _sink = staged(&path, Some(second));

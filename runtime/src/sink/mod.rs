@@ -112,6 +112,16 @@ pub trait Sink: Send {
         let _ = checkpoint;
         Ok(())
     }
+
+    /// The pipeline has ended: flushes, and waits for a commit still being
+    /// made visible.
+    ///
+    /// # Errors
+    ///
+    /// A [`SinkError`] when the output cannot be written.
+    fn close(&mut self) -> Result<(), SinkError> {
+        self.flush()
+    }
 }
 
 /// A sink's part of a checkpoint: what a restart needs to finish its
