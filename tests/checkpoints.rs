@@ -3,7 +3,8 @@
 //! checkpoint becoming durable and its commit, after damaging the newest
 //! checkpoint, and through `weir savepoint` and `weir run --from`. In every
 //! case the committed output must equal, line for line, what a plain model
-//! in this file computes from the generator's events.
+//! in this file computes from the generator's events. A last test looks
+//! into the checkpoints' state: only open windows and unexpired ids.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -407,4 +408,59 @@ fn a_savepoint_stops_the_pipeline_and_run_from_resumes_it() {
     );
     assert!(stderr.contains(&resuming), "{stderr}");
     check(dir, &model);
+}
+
+/// Entries the dedupe stage (stage 0) and the window stage (stage 1) hold
+/// in the state of checkpoint `dir`, over both workers.
+fn stored(dir: &Path) -> (usize, usize) {
+    let found = weir::checkpoint::Checkpoints::read(dir).unwrap();
+    let scratch = Scratch::new();
+    let live = scratch.path().join("state");
+    found.restore_state(&live).unwrap();
+    let mut counts = [0; 2];
+    for worker in 0..2 {
+        let store = weir::state::StateStore::open(&live.join(format!("worker-{worker}"))).unwrap();
+        for (stage, count) in counts.iter_mut().enumerate() {
+            let state = store.stage(stage as u16, 0..128);
+            for group in 0..128 {
+                *count += state.scan_prefix(group, b"").unwrap().count();
+            }
+        }
+    }
+    (counts[0], counts[1])
+}
+
+#[test]
+fn state_holds_only_open_windows_and_unexpired_ids() {
+    let scratch = Scratch::new();
+    let dir = scratch.path();
+    let pipeline = pipeline(dir, EVENTS, 20_000, 100);
+    let checkpoint_dir = dir.join(".weir/chaos/checkpoints");
+    let newest = |dir: &Path| {
+        let id = *checkpoints(dir).last().unwrap();
+        dir.join(format!("chk-{id:020}"))
+    };
+
+    let mut child = start(&pipeline, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while checkpoints(&checkpoint_dir).last().is_none_or(|&id| id < 8) {
+        assert!(Instant::now() < deadline, "no 8 checkpoints within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Mid-run: at most one key per card (2000 cards) with open windows,
+    // and the ids of about the last minute of event time (10 ms apart,
+    // plus what the watermark has not passed yet).
+    let (ids, windows) = stored(&newest(&checkpoint_dir));
+    assert!(
+        (1..=2000).contains(&windows),
+        "{windows} keys with window state"
+    );
+    assert!((1..=6_500).contains(&ids), "{ids} ids remembered");
+
+    // At the end of the input every window fired and every id expired:
+    // nothing is left.
+    finish(&pipeline);
+    assert_eq!(stored(&newest(&checkpoint_dir)), (0, 0));
 }
