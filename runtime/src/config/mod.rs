@@ -23,6 +23,9 @@
 //! keep = 3                  # complete checkpoints kept, default 3
 //! mode = "exactly-once"     # or "at-least-once" (any sink, lower latency)
 //! dir = "checkpoints"       # default `.weir/<name>/checkpoints`
+//! # Sources: generator, file, kafka (not stdin). Exactly once: file sinks
+//! # only (dead-letter and late outputs included); kafka and stdout sinks
+//! # need "at-least-once".
 //!
 //! [[source]]                # at least one
 //! name = "payments"
