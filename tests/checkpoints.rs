@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use weir::config::SourceKind;
 use weir::source::generator::GeneratorSource;
-use weir_tests::{Scratch, weir_binary};
+use weir_tests::{Scratch, weir_binary, window_line};
 
 /// Events the generator makes in every test.
 const EVENTS: u64 = 100_000;
@@ -130,24 +130,10 @@ fn model(pipeline: &Path) -> Model {
     }
     let mut results: Vec<String> = windows
         .into_iter()
-        .map(|((card, start), (count, min, max))| {
-            format!(
-                r#"{{"key":"{card}","window_start":{start},"window_end":{},"count":{count},"min":{},"max":{},"update":false}}"#,
-                start + 10_000,
-                number(min),
-                number(max)
-            )
-        })
+        .map(|((card, start), (count, min, max))| window_line(&card, start, count, min, max))
         .collect();
     results.sort();
     Model { results, dead }
-}
-
-/// A number as weir writes it.
-fn number(x: f64) -> String {
-    let mut out = Vec::new();
-    weir::window::aggregate::write_number(&mut out, x);
-    String::from_utf8(out).unwrap()
 }
 
 /// Checks the committed outputs against the model: every window result

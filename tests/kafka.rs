@@ -20,7 +20,9 @@ use weir_tests::kafka::{
     Broker, Outgoing, WeirProcess, committed, produce, produce_paced, read_all, summary_number,
     wait_for,
 };
-use weir_tests::{Scratch, free_port, plugin, run_pipeline, scrape_metrics, toml_path};
+use weir_tests::{
+    Scratch, free_port, plugin, run_pipeline, scrape_metrics, toml_path, window_line,
+};
 
 /// The longest any case waits for outputs to appear.
 const OUTPUT_WAIT: Duration = Duration::from_secs(90);
@@ -891,21 +893,9 @@ fn chaos_model(records: &[(i32, String)]) -> Vec<String> {
         entry.1 = entry.1.min(amount);
         entry.2 = entry.2.max(amount);
     }
-    let number = |x: f64| {
-        let mut out = Vec::new();
-        weir::window::aggregate::write_number(&mut out, x);
-        String::from_utf8(out).unwrap()
-    };
     let mut results: Vec<String> = windows
         .into_iter()
-        .map(|((card, start), (count, min, max))| {
-            format!(
-                r#"{{"key":"{card}","window_start":{start},"window_end":{},"count":{count},"min":{},"max":{},"update":false}}"#,
-                start + 10_000,
-                number(min),
-                number(max)
-            )
-        })
+        .map(|((card, start), (count, min, max))| window_line(&card, start, count, min, max))
         .collect();
     results.sort();
     results

@@ -177,6 +177,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The line a window stage with `count`, `min` and `max` aggregates
+/// writes for `key`'s 10 s window starting at `start` (not an update).
+pub fn window_line(key: &str, start: i64, count: u64, min: f64, max: f64) -> String {
+    let number = |x: f64| {
+        let mut out = Vec::new();
+        weir::window::aggregate::write_number(&mut out, x);
+        String::from_utf8(out).expect("numbers are ASCII")
+    };
+    let end = start + 10_000;
+    format!(
+        "{{\"key\":\"{key}\",\"window_start\":{start},\"window_end\":{end},\
+         \"count\":{count},\"min\":{},\"max\":{},\"update\":false}}",
+        number(min),
+        number(max)
+    )
+}
+
 /// A TOML string literal for a path (paths in tests may contain anything).
 pub fn toml_path(path: &Path) -> String {
     toml_string(&path.display().to_string())

@@ -169,7 +169,8 @@ pub enum CheckpointError {
     },
     /// The manifest's checksum does not match its bytes.
     #[error(
-        "checkpoint `{}`: manifest checksum mismatch (stored {stored:08x}, computed {computed:08x})",
+        "checkpoint `{}`: manifest checksum mismatch \
+         (stored {stored:08x}, computed {computed:08x})",
         dir.display()
     )]
     ChecksumMismatch {

@@ -521,7 +521,8 @@ fn a_flipped_byte_is_skipped() {
         let computed = crc32fast::hash(&bytes[body]);
         fs::write(&path, &bytes).unwrap();
         format!(
-            "checkpoint `{}`: manifest checksum mismatch (stored {stored:08x}, computed {computed:08x})",
+            "checkpoint `{}`: manifest checksum mismatch \
+         (stored {stored:08x}, computed {computed:08x})",
             dir.display()
         )
     });

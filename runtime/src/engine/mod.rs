@@ -338,7 +338,12 @@ impl Pipeline {
                                         error,
                                     },
                                 )?;
-                                tracing::debug!(stage = %stage.name, worker, keys, "window state restored");
+                                tracing::debug!(
+                                    stage = %stage.name,
+                                    worker,
+                                    keys,
+                                    "window state restored"
+                                );
                             }
                         }
                         Operator::Window(windows)

@@ -235,7 +235,11 @@ fn recover(name: &str, path: &Path, restore: Option<&FileCommit>) -> Result<(), 
                 file.set_len(commit.visible_len).map_err(io)?;
                 append_part(&file, &commit.staged)
                     .map_err(|e| io_error(name, &commit.staged, e))?;
-                tracing::info!(sink = name, part = %commit.staged.display(), "finished an interrupted commit");
+                tracing::info!(
+                    sink = name,
+                    part = %commit.staged.display(),
+                    "finished an interrupted commit"
+                );
             } else {
                 let committed = commit.visible_len + commit.staged_len;
                 if len < committed {
