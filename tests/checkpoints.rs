@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use weir::config::SourceKind;
 use weir::source::generator::GeneratorSource;
-use weir_tests::{Scratch, weir_binary, window_line};
+use weir_tests::{Rng, Scratch, weir_binary, window_line};
 
 /// Events the generator makes in every test.
 const EVENTS: u64 = 100_000;
@@ -224,32 +224,9 @@ fn checkpoints(dir: &Path) -> Vec<u64> {
     ids
 }
 
-/// A small deterministic generator for the kill times.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n
-    }
-}
-
 #[test]
 fn killed_at_random_moments_the_committed_output_equals_the_model() {
-    let seed = std::env::var("WEIR_CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("chaos seed {seed} (set WEIR_CHAOS_SEED={seed} to replay)");
-    let mut rng = Rng(seed);
+    let (_, mut rng) = Rng::seeded("WEIR_CHAOS_SEED", "chaos");
     let scratch = Scratch::new();
     let dir = scratch.path();
     let pipeline = pipeline(dir, EVENTS, 8_000, 100);

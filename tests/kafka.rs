@@ -21,7 +21,7 @@ use weir_tests::kafka::{
     wait_for,
 };
 use weir_tests::{
-    Scratch, free_port, plugin, run_pipeline, scrape_metrics, toml_path, window_line,
+    Rng, Scratch, free_port, plugin, run_pipeline, scrape_metrics, toml_path, window_line,
 };
 
 /// The longest any case waits for outputs to appear.
@@ -901,19 +901,6 @@ fn chaos_model(records: &[(i32, String)]) -> Vec<String> {
     results
 }
 
-/// A small deterministic generator for the kill times.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)) % n
-    }
-}
-
 /// The committed lines of `out.jsonl` in `dir`, sorted.
 fn committed_lines(dir: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("out.jsonl")).unwrap_or_default();
@@ -923,17 +910,7 @@ fn committed_lines(dir: &std::path::Path) -> Vec<String> {
 }
 
 fn killed_at_random_moments(broker: &Broker) {
-    let seed = std::env::var("WEIR_KAFKA_CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("kafka chaos seed {seed} (set WEIR_KAFKA_CHAOS_SEED={seed} to replay)");
-    let mut rng = Rng(seed);
+    let (seed, mut rng) = Rng::seeded("WEIR_KAFKA_CHAOS_SEED", "kafka chaos");
     broker.topic("chaos-in", CHAOS_PARTITIONS as u32);
     let scratch = Scratch::new();
     // Static membership: a restarted process takes the killed one's place

@@ -194,6 +194,36 @@ pub fn window_line(key: &str, start: i64, count: u64, min: f64, max: f64) -> Str
     )
 }
 
+/// A small deterministic generator, for the moments chaos tests kill at.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded from the environment variable `var`, or from the
+    /// clock; prints the seed (with `label`) and how to replay it.
+    pub fn seeded(var: &str, label: &str) -> (u64, Rng) {
+        let seed = std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("the clock is after 1970")
+                    .as_nanos() as u64
+            });
+        println!("{label} seed {seed} (set {var}={seed} to replay)");
+        (seed, Rng(seed))
+    }
+
+    /// A number below `n` (splitmix64).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % n
+    }
+}
+
 /// A TOML string literal for a path (paths in tests may contain anything).
 pub fn toml_path(path: &Path) -> String {
     toml_string(&path.display().to_string())
